@@ -1,0 +1,109 @@
+"""kpi_nightly: GitHub -> landing batches -> Great Expectations -> raw -> dbt -> audit -> publish.
+
+Reads top to bottom like the data flow. The work lives in `kpi.pipeline`; this file only
+wires it, so parsing it does no I/O. Credentials come from the Airflow connection named
+in config/pipeline.yaml (github_default).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+RAW = Asset(name="kpi_raw", uri="kpi://warehouse/raw")
+MARTS = Asset(name="kpi_marts", uri="kpi://warehouse/marts")
+PUBLISHED = Asset(name="kpi_published_warehouse", uri="kpi://published/warehouse.duckdb")
+
+
+def _config():
+    from kpi.config import load_config
+
+    return load_config()
+
+
+def _run_id() -> str:
+    return get_current_context()["run_id"]
+
+
+def _full_refresh() -> bool:
+    return bool(get_current_context()["params"].get("full_refresh"))
+
+
+@dag(
+    dag_id="kpi_nightly",
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,  # one writer of the working DuckDB file at a time
+    params={"full_refresh": Param(False, type="boolean", description="re-read every scope from the start")},
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "execution_timeout": timedelta(hours=2),
+    },
+    tags=["kpi", "github"],
+    doc_md=__doc__,
+)
+def kpi_nightly():
+    @task
+    def extract_orgs() -> list[str]:
+        from kpi.pipeline import extract_orgs as extract
+
+        return extract(_config(), _run_id(), _full_refresh())
+
+    @task
+    def plan_scopes(org_manifests: list[str]) -> list[dict]:
+        from kpi.pipeline import plan_scopes as plan
+
+        return plan(_config(), org_manifests)
+
+    @task(map_index_template="{{ repository }}", max_active_tis_per_dag=4)
+    def extract_repository(scope: dict) -> list[str]:
+        from kpi.pipeline import extract_repository as extract
+
+        get_current_context()["repository"] = scope["scope"]  # names the mapped task in the UI
+        return extract(_config(), scope, _run_id(), _full_refresh())
+
+    @task
+    def audit_batches(org_manifests: list[str], repository_manifests: list[list[str]]) -> list[str]:
+        from kpi.pipeline import audit_batches as audit
+
+        return audit([*org_manifests, *(path for batch in repository_manifests for path in batch)])
+
+    @task(outlets=[RAW], retries=0)
+    def load_raw(manifests: list[str]) -> dict:
+        from kpi.pipeline import load_raw as load
+
+        return load(_config(), manifests)
+
+    @task(outlets=[MARTS], retries=0)
+    def dbt_build() -> None:
+        from kpi.pipeline import build_marts
+
+        build_marts(_config())
+
+    @task(retries=0)
+    def audit_marts() -> int:
+        from kpi.pipeline import audit_marts as audit
+
+        return audit(_config())
+
+    @task(outlets=[PUBLISHED])
+    def publish() -> dict:
+        from kpi.pipeline import publish as publish_warehouse
+
+        return publish_warehouse(_config(), _run_id())
+
+    org_manifests = extract_orgs()
+    extracted = extract_repository.expand(scope=plan_scopes(org_manifests))
+    audited = audit_batches(org_manifests, extracted)
+    loaded = load_raw(audited)
+    built = dbt_build()
+    checked = audit_marts()
+    loaded >> built >> checked >> publish()
+
+
+kpi_nightly()

@@ -1,0 +1,142 @@
+"""Great Expectations suites as code: one per raw stream batch, one per mart.
+
+A raw suite names the payload fields it needs (`fields`: frame column -> dotted path in
+the payload) and the expectations on them. Every raw batch also gets the envelope checks
+(record key present and unique within the batch, nothing updated in the future).
+Adding a stream's audit = one entry in RAW_SUITES; a stream without an entry still
+gets the envelope checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import great_expectations as gx
+
+E = gx.expectations
+
+# Clocks disagree a little between us and the source; beyond this a date is "in the future".
+CLOCK_SKEW = timedelta(minutes=10)
+
+SuiteBuilder = Callable[[datetime], list[gx.expectations.Expectation]]
+
+
+@dataclass(frozen=True)
+class RawSuite:
+    fields: dict[str, str] = field(default_factory=dict)
+    timestamp_fields: tuple[str, ...] = ()
+    build: SuiteBuilder = lambda now: []
+
+
+def envelope_expectations(now: datetime) -> list[gx.expectations.Expectation]:
+    return [
+        E.ExpectColumnValuesToNotBeNull(column="record_key"),
+        E.ExpectColumnValuesToBeUnique(column="record_key"),
+        E.ExpectColumnValuesToNotBeNull(column="scope"),
+        E.ExpectColumnValuesToBeBetween(column="updated_at", max_value=now + CLOCK_SKEW),
+    ]
+
+
+def _ordered(first: str, then: str) -> gx.expectations.Expectation:
+    """`then` is not before `first` when both are present (merged_at >= created_at, ...)."""
+    return E.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A=then, column_B=first, or_equal=True, ignore_row_if="either_value_is_missing"
+    )
+
+
+def _not_in_future(column: str, now: datetime) -> gx.expectations.Expectation:
+    return E.ExpectColumnValuesToBeBetween(column=column, max_value=now + CLOCK_SKEW)
+
+
+RAW_SUITES: dict[str, RawSuite] = {
+    "github__repositories": RawSuite(
+        fields={"id": "id", "full_name": "full_name"},
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToMatchRegex(column="full_name", regex=r"^[^/\s]+/[^/\s]+$"),
+        ],
+    ),
+    "github__pull_requests": RawSuite(
+        fields={
+            "id": "id",
+            "number": "number",
+            "state": "state",
+            "created_at": "created_at",
+            "merged_at": "merged_at",
+            "closed_at": "closed_at",
+        },
+        timestamp_fields=("created_at", "merged_at", "closed_at"),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToNotBeNull(column="number"),
+            E.ExpectColumnValuesToNotBeNull(column="created_at"),
+            E.ExpectColumnValuesToBeInSet(column="state", value_set=["open", "closed"]),
+            _ordered("created_at", "merged_at"),
+            _ordered("created_at", "closed_at"),
+            _ordered("created_at", "updated_at"),
+            _not_in_future("created_at", now),
+        ],
+    ),
+    "github__deployments": RawSuite(
+        fields={"id": "id", "environment": "environment", "sha": "sha", "created_at": "created_at"},
+        timestamp_fields=("created_at",),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToNotBeNull(column="environment"),
+            E.ExpectColumnValuesToNotBeNull(column="created_at"),
+            E.ExpectColumnValuesToMatchRegex(column="sha", regex=r"^[0-9a-f]{7,40}$"),
+            _ordered("created_at", "updated_at"),
+            _not_in_future("created_at", now),
+        ],
+    ),
+    "github__deployment_statuses": RawSuite(
+        fields={"id": "id", "deployment_id": "deployment_id", "state": "state", "created_at": "created_at"},
+        timestamp_fields=("created_at",),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToNotBeNull(column="deployment_id"),
+            E.ExpectColumnValuesToBeInSet(
+                column="state",
+                value_set=["error", "failure", "inactive", "in_progress", "queued", "pending", "success"],
+            ),
+            _not_in_future("created_at", now),
+        ],
+    ),
+}
+
+
+def _mart_fct_deployments(now: datetime) -> list[gx.expectations.Expectation]:
+    return [
+        E.ExpectColumnValuesToNotBeNull(column="deployment_id"),
+        E.ExpectColumnValuesToBeUnique(column="deployment_id"),
+        E.ExpectColumnValuesToNotBeNull(column="team"),
+        E.ExpectColumnValuesToNotBeNull(column="repository"),
+        E.ExpectColumnValuesToBeInSet(column="result", value_set=["success", "failed", "pending"]),
+        _ordered("created_at", "finished_at"),
+        _not_in_future("created_at", now),
+    ]
+
+
+def _mart_kpi_deployment_frequency(now: datetime) -> list[gx.expectations.Expectation]:
+    return [
+        E.ExpectCompoundColumnsToBeUnique(column_list=["team", "week_start"]),
+        E.ExpectColumnValuesToNotBeNull(column="team"),
+        E.ExpectColumnValuesToBeBetween(column="deployments", min_value=0),
+        E.ExpectColumnValuesToBeBetween(column="successful_deployments", min_value=0),
+        E.ExpectColumnValuesToBeBetween(column="failed_deployments", min_value=0),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="deployments", column_B="successful_deployments", or_equal=True
+        ),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="deployments", column_B="failed_deployments", or_equal=True
+        ),
+    ]
+
+
+# Mart name (schema `marts`) -> expectations. Every published mart must have an entry.
+MART_SUITES: dict[str, SuiteBuilder] = {
+    "fct_deployments": _mart_fct_deployments,
+    "kpi_deployment_frequency": _mart_kpi_deployment_frequency,
+}

@@ -1,0 +1,289 @@
+"""Merge landing batches into DuckDB raw tables and advance watermarks, atomically.
+
+One `load()` call is one transaction: every batch is merged and every watermark moved, or
+nothing is. Rows are only rewritten when their payload changed, so reloading the same
+window leaves the raw tables byte-identical. DuckDB allows a single writer per file, so a
+connection is opened per call and closed right after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import duckdb
+
+from extractors.errors import LoadError
+from extractors.extract import BatchManifest, parse_cursor
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_STATE_DDL = """
+CREATE TABLE IF NOT EXISTS raw._stream_state (
+    stream VARCHAR NOT NULL,
+    scope VARCHAR NOT NULL,
+    cursor_value VARCHAR,
+    moved_at TIMESTAMPTZ NOT NULL,
+    run_id VARCHAR NOT NULL,
+    PRIMARY KEY (stream, scope)
+)"""
+
+_LOAD_LOG_DDL = """
+CREATE TABLE IF NOT EXISTS raw._load_log (
+    run_id VARCHAR NOT NULL,
+    stream VARCHAR NOT NULL,
+    scope VARCHAR NOT NULL,
+    inserted BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    unchanged BIGINT NOT NULL,
+    loaded_at TIMESTAMPTZ NOT NULL
+)"""
+
+_RAW_TABLE_DDL = """
+CREATE TABLE IF NOT EXISTS raw.{table} (
+    record_key VARCHAR NOT NULL,
+    scope VARCHAR NOT NULL,
+    updated_at TIMESTAMPTZ,
+    payload JSON NOT NULL,
+    extracted_at TIMESTAMPTZ NOT NULL,
+    run_id VARCHAR NOT NULL,
+    PRIMARY KEY (record_key)
+)"""
+
+# Batch lines are read with an explicit schema so an empty or odd file cannot change the
+# inferred types. Duplicate keys in a hand-made batch are collapsed to the newest.
+_STAGE_SQL = """
+CREATE OR REPLACE TEMP TABLE _stage AS
+SELECT record_key, scope, CAST(updated_at AS TIMESTAMPTZ) AS updated_at, payload
+FROM read_json(
+    ?,
+    format = 'newline_delimited',
+    columns = {record_key: 'VARCHAR', scope: 'VARCHAR', updated_at: 'VARCHAR', payload: 'JSON'}
+)
+QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY updated_at DESC NULLS LAST) = 1
+"""
+
+_COUNT_SQL = """
+SELECT
+    count(*) FILTER (WHERE t.record_key IS NULL) AS inserted,
+    count(*) FILTER (WHERE t.record_key IS NOT NULL
+                     AND CAST(t.payload AS VARCHAR) IS DISTINCT FROM CAST(s.payload AS VARCHAR)) AS updated,
+    count(*) FILTER (WHERE t.record_key IS NOT NULL
+                     AND CAST(t.payload AS VARCHAR) IS NOT DISTINCT FROM CAST(s.payload AS VARCHAR)) AS unchanged,
+    count(*) FILTER (WHERE s.record_key IS NULL OR s.payload IS NULL) AS invalid
+FROM _stage s LEFT JOIN raw.{table} t ON t.record_key = s.record_key
+"""
+
+_UPDATE_SQL = """
+UPDATE raw.{table} AS t
+SET scope = s.scope, updated_at = s.updated_at, payload = s.payload,
+    extracted_at = CAST(? AS TIMESTAMPTZ), run_id = ?
+FROM _stage s
+WHERE t.record_key = s.record_key
+  AND CAST(t.payload AS VARCHAR) IS DISTINCT FROM CAST(s.payload AS VARCHAR)
+"""
+
+_INSERT_SQL = """
+INSERT INTO raw.{table} (record_key, scope, updated_at, payload, extracted_at, run_id)
+SELECT s.record_key, s.scope, s.updated_at, s.payload, CAST(? AS TIMESTAMPTZ), ?
+FROM _stage s ANTI JOIN raw.{table} t ON t.record_key = s.record_key
+"""
+
+
+@dataclass(frozen=True)
+class BatchLoad:
+    stream: str
+    scope: str
+    path: str
+    inserted: int
+    updated: int
+    unchanged: int
+    cursor_before: str | None
+    cursor_after: str | None
+
+    @property
+    def watermark_moved(self) -> bool:
+        return self.cursor_before != self.cursor_after
+
+
+@dataclass
+class LoadReport:
+    batches: list[BatchLoad] = field(default_factory=list)
+
+    @property
+    def inserted(self) -> int:
+        return sum(b.inserted for b in self.batches)
+
+    @property
+    def updated(self) -> int:
+        return sum(b.updated for b in self.batches)
+
+    @property
+    def unchanged(self) -> int:
+        return sum(b.unchanged for b in self.batches)
+
+
+def _table_name(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"{name!r} is not a safe table name")
+    return name
+
+
+class WarehouseLoader:
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+
+    def read_watermarks(self) -> dict[tuple[str, str], str]:
+        """(stream, scope) -> cursor; {} when the database or state table does not exist."""
+        if not self.db_path.exists():
+            return {}
+        with duckdb.connect(str(self.db_path), read_only=True) as con:
+            exists = con.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = 'raw' AND table_name = '_stream_state'"
+            ).fetchone()[0]
+            if not exists:
+                return {}
+            rows = con.execute(
+                "SELECT stream, scope, cursor_value FROM raw._stream_state "
+                "WHERE cursor_value IS NOT NULL"
+            ).fetchall()
+        return {(stream, scope): cursor for stream, scope, cursor in rows}
+
+    def load(self, manifests: Sequence[BatchManifest]) -> LoadReport:
+        report = LoadReport()
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(self.db_path)) as con:
+            con.execute("BEGIN TRANSACTION")
+            current_path = ""
+            try:
+                con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+                con.execute(_STATE_DDL)
+                con.execute(_LOAD_LOG_DDL)
+                for manifest in manifests:
+                    current_path = manifest.path
+                    report.batches.append(self._merge_batch(con, manifest))
+                con.execute("COMMIT")
+            except Exception as exc:
+                con.execute("ROLLBACK")
+                raise LoadError(current_path or str(self.db_path), f"{type(exc).__name__}: {exc}") from exc
+        return report
+
+    def _merge_batch(self, con: duckdb.DuckDBPyConnection, manifest: BatchManifest) -> BatchLoad:
+        if not manifest.complete:
+            raise ValueError("manifest is not marked complete")
+        if not Path(manifest.path).is_file():
+            raise FileNotFoundError(f"batch file missing: {manifest.path}")
+        table = _table_name(manifest.stream)
+        con.execute(_RAW_TABLE_DDL.format(table=table))
+        if os.path.getsize(manifest.path) == 0:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _stage (record_key VARCHAR, scope VARCHAR, "
+                "updated_at TIMESTAMPTZ, payload JSON)"
+            )
+        else:
+            con.execute(_STAGE_SQL, [manifest.path])
+        inserted, updated, unchanged, invalid = con.execute(_COUNT_SQL.format(table=table)).fetchone()
+        if invalid:
+            raise ValueError(f"{invalid} lines without record_key or payload")
+        staged = inserted + updated + unchanged
+        if staged != manifest.records:
+            raise ValueError(f"batch holds {staged} records, manifest says {manifest.records}")
+        extracted = [manifest.extracted_at, manifest.run_id]
+        con.execute(_UPDATE_SQL.format(table=table), extracted)
+        con.execute(_INSERT_SQL.format(table=table), extracted)
+        con.execute("DROP TABLE _stage")
+
+        cursor_before = self._current_cursor(con, manifest.stream, manifest.scope)
+        cursor_after = cursor_before
+        if _is_newer(manifest.new_cursor, cursor_before):
+            cursor_after = manifest.new_cursor
+            con.execute(
+                """
+                INSERT INTO raw._stream_state (stream, scope, cursor_value, moved_at, run_id)
+                VALUES (?, ?, ?, now(), ?)
+                ON CONFLICT (stream, scope) DO UPDATE SET
+                    cursor_value = excluded.cursor_value,
+                    moved_at = excluded.moved_at,
+                    run_id = excluded.run_id
+                """,
+                [manifest.stream, manifest.scope, cursor_after, manifest.run_id],
+            )
+        con.execute(
+            "INSERT INTO raw._load_log VALUES (?, ?, ?, ?, ?, ?, now())",
+            [manifest.run_id, manifest.stream, manifest.scope, inserted, updated, unchanged],
+        )
+        return BatchLoad(
+            stream=manifest.stream,
+            scope=manifest.scope,
+            path=manifest.path,
+            inserted=inserted,
+            updated=updated,
+            unchanged=unchanged,
+            cursor_before=cursor_before,
+            cursor_after=cursor_after,
+        )
+
+    @staticmethod
+    def _current_cursor(con: duckdb.DuckDBPyConnection, stream: str, scope: str) -> str | None:
+        row = con.execute(
+            "SELECT cursor_value FROM raw._stream_state WHERE stream = ? AND scope = ?",
+            [stream, scope],
+        ).fetchone()
+        return row[0] if row else None
+
+    def load_reference_table(
+        self, table: str, rows: list[dict[str, Any]], columns: Mapping[str, str] | None = None
+    ) -> int:
+        """Replace `raw.<table>` with `rows` in one transaction; returns the row count.
+
+        Column types are inferred from the rows unless `columns` (name -> DuckDB type) is
+        given; `columns` is required to (re)create an empty table.
+        """
+        table = _table_name(table)
+        if not rows and not columns:
+            raise ValueError(f"raw.{table}: pass columns= to create it without rows")
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            rows_path = Path(tmp) / f"{table}.jsonl"
+            rows_path.write_text("".join(json.dumps(row, sort_keys=True) + "\n" for row in rows), encoding="utf-8")
+            with duckdb.connect(str(self.db_path)) as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+                    if columns:
+                        column_defs = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
+                        con.execute(f"CREATE OR REPLACE TABLE raw.{table} ({column_defs})")
+                        if rows:
+                            spec = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
+                            con.execute(
+                                f"INSERT INTO raw.{table} SELECT * FROM read_json(?, "
+                                f"format = 'newline_delimited', columns = {spec})",
+                                [str(rows_path)],
+                            )
+                    else:
+                        con.execute(
+                            f"CREATE OR REPLACE TABLE raw.{table} AS SELECT * FROM "
+                            "read_json(?, format = 'newline_delimited')",
+                            [str(rows_path)],
+                        )
+                    count = con.execute(f"SELECT count(*) FROM raw.{table}").fetchone()[0]
+                    con.execute("COMMIT")
+                except Exception as exc:
+                    con.execute("ROLLBACK")
+                    raise LoadError(f"raw.{table}", f"{type(exc).__name__}: {exc}") from exc
+        return count
+
+
+def _is_newer(candidate: str | None, current: str | None) -> bool:
+    if candidate is None:
+        return False
+    if current is None:
+        return True
+    return parse_cursor(candidate) > parse_cursor(current)

@@ -1,0 +1,122 @@
+"""The `kpi` command: demo, pipeline runs without Airflow, queries, config checks, simulator."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kpi.config import ConfigError, load_config
+
+app = typer.Typer(help="Engineering-metrics warehouse: OKR first, KPI in support.", no_args_is_help=True)
+config_app = typer.Typer(help="Check the pipeline configuration.", no_args_is_help=True)
+simulator_app = typer.Typer(help="The local GitHub stand-in and its ground truth.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(simulator_app, name="simulator")
+
+ConfigOption = typer.Option(None, "--config", "-c", help="pipeline.yaml (default: $KPI_CONFIG or config/pipeline.yaml)")
+
+
+def _load(path: Optional[Path]):
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def demo(
+    scale: str = typer.Option("small", help="simulator scale preset"),
+    seed: int = typer.Option(7, help="simulator seed"),
+    logical_date: Optional[str] = typer.Option(None, "--date", help="logical date of the run (default today, UTC)"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Run kpi_nightly with real Airflow against the simulator and print a summary."""
+    from kpi.demo import run_demo
+
+    raise typer.Exit(run_demo(_load(config), scale, seed, date.fromisoformat(logical_date) if logical_date else None))
+
+
+@app.command()
+def run(
+    full_refresh: bool = typer.Option(False, help="re-read every scope from the start"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Run the pipeline once in this process, without Airflow (tokens from $KPI_<CONN>_TOKEN)."""
+    from kpi.pipeline import run_all
+
+    counts = run_all(_load(config), full_refresh=full_refresh)
+    for table, rows in counts.items():
+        typer.echo(f"{table}: {rows} rows")
+
+
+@app.command()
+def query(
+    sql: str = typer.Argument(..., help="SQL to run on the published warehouse (read-only)"),
+    output: str = typer.Option("table", help="table, csv or json"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Query the published warehouse, read-only."""
+    import duckdb
+
+    published = _load(config).published_warehouse
+    if not published.exists():
+        typer.echo(f"no published warehouse at {published}: run `make demo` or the kpi_nightly DAG first", err=True)
+        raise typer.Exit(1)
+    with duckdb.connect(str(published), read_only=True) as connection:
+        try:
+            relation = connection.sql(sql)
+        except duckdb.Error as exc:
+            typer.echo(f"query failed: {exc}", err=True)
+            raise typer.Exit(1) from None
+        if relation is None:
+            return
+        if output == "csv":
+            relation.df().to_csv(sys.stdout, index=False)
+        elif output == "json":
+            typer.echo(relation.df().to_json(orient="records", date_format="iso"))
+        else:
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table()
+            for column in relation.columns:
+                table.add_column(column)
+            for row in relation.fetchall():
+                table.add_row(*("" if value is None else str(value) for value in row))
+            Console().print(table)
+
+
+@config_app.command("validate")
+def config_validate(path: Optional[Path] = typer.Argument(None, help="pipeline.yaml to check")) -> None:
+    """Validate a pipeline configuration; errors name the file, the key path and what was expected."""
+    loaded = _load(path)
+    typer.echo(f"ok: {len(loaded.teams)} teams, GitHub at {loaded.sources.github.base_url}")
+
+
+@simulator_app.command(
+    "serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def simulator_serve(context: typer.Context) -> None:
+    """Serve the simulated GitHub: --scale small --seed 7 --port 8765 [--host] [--token] [--anchor]."""
+    from simulator.__main__ import main
+
+    raise typer.Exit(main(["serve", *context.args]) or 0)
+
+
+@simulator_app.command(
+    "truth", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def simulator_truth(context: typer.Context) -> None:
+    """Print the ground truth KPIs of a simulated organisation as JSON: --scale small --seed 7."""
+    from simulator.__main__ import main
+
+    raise typer.Exit(main(["truth", *context.args]) or 0)
+
+
+if __name__ == "__main__":
+    app()

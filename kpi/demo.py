@@ -1,0 +1,143 @@
+"""`make demo`: the whole stack on a simulated organisation, with real Airflow.
+
+Starts the local GitHub simulator, points the `github_default` connection at it, runs
+the `kpi_nightly` DAG with `airflow dags test` (in-process, SQLite metadata DB), stops
+the simulator and prints what landed in the published warehouse, checked against the
+simulator's ground truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from kpi.config import CONFIG_ENV_VAR, DATA_DIR_ENV_VAR, PROJECT_ROOT, PipelineConfig
+
+
+def airflow_env(config: PipelineConfig, config_path: Path | None = None) -> dict[str, str]:
+    """Environment for a self-contained Airflow under the data directory."""
+    airflow_home = config.data_dir / "airflow"
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+        DATA_DIR_ENV_VAR: str(config.data_dir),
+    }
+    if config_path is not None:
+        env[CONFIG_ENV_VAR] = str(config_path)
+    return env
+
+
+def _airflow() -> str:
+    candidate = Path(sys.executable).with_name("airflow")
+    return str(candidate) if candidate.exists() else "airflow"
+
+
+def run_dag_with_airflow(env: dict[str, str], logical_date: date, log_file: Path) -> None:
+    """`airflow db migrate` (idempotent) then `airflow dags test kpi_nightly <date>`."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("a", encoding="utf-8") as log:
+        for args in (["db", "migrate"], ["dags", "test", "kpi_nightly", logical_date.isoformat()]):
+            log.write(f"\n$ airflow {' '.join(args)}\n")
+            log.flush()
+            completed = subprocess.run([_airflow(), *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+            if completed.returncode != 0:
+                raise RuntimeError(f"`airflow {' '.join(args)}` failed (exit {completed.returncode}); see {log_file}")
+    # `dags test` exits 0 even when a task failed: read the run's final state from its log.
+    tail = log_file.read_text(encoding="utf-8", errors="replace")[-20000:]
+    if "state=failed" in tail.split("$ airflow dags test")[-1] or "DagRunState.FAILED" in tail:
+        raise RuntimeError(f"the kpi_nightly run failed; see {log_file}")
+
+
+def published_summary(published: Path) -> dict[str, Any]:
+    with duckdb.connect(str(published), read_only=True) as connection:
+        tables = connection.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema <> 'meta' order by 1"
+        ).fetchall()
+        counts = {name: connection.execute(f"select count(*) from {name}").fetchone()[0] for (name,) in tables}
+        per_team = connection.execute(
+            """
+            select team,
+                   count(*) as weeks,
+                   sum(deployments) as deployments,
+                   sum(successful_deployments) as successful,
+                   sum(failed_deployments) as failed,
+                   round(avg(successful_deployments), 2) as successful_per_week
+            from marts.kpi_deployment_frequency
+            group by team order by team
+            """
+        ).fetchall()
+    return {"counts": counts, "per_team": per_team}
+
+
+def kpi_rows(published: Path) -> list[dict[str, Any]]:
+    with duckdb.connect(str(published), read_only=True) as connection:
+        cursor = connection.execute(
+            "select team, week_start, deployments, successful_deployments, failed_deployments "
+            "from marts.kpi_deployment_frequency order by team, week_start"
+        )
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def run_demo(config: PipelineConfig, scale: str = "small", seed: int = 7, logical_date: date | None = None) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulator.generator import generate_org
+    from simulator.server import SimulatorServer
+    from simulator.truth import deployment_frequency
+
+    console = Console()
+    logical_date = logical_date or datetime.now(timezone.utc).date()
+    org = generate_org(scale=scale, seed=seed)
+    log_file = config.data_dir / "logs" / "demo-airflow.log"
+    with SimulatorServer(org) as simulator:
+        console.print(f"simulator: GitHub ({scale}, seed {seed}) at {simulator.github_url}")
+        env = airflow_env(config)
+        env["AIRFLOW_CONN_GITHUB_DEFAULT"] = json.dumps(
+            {"conn_type": "http", "host": simulator.github_url, "password": simulator.token}
+        )
+        console.print(f"airflow: running kpi_nightly for {logical_date} (log: {log_file})")
+        run_dag_with_airflow(env, logical_date, log_file)
+        requests_served = simulator.request_count
+
+    summary = published_summary(config.published_warehouse)
+    table = Table(title="published warehouse: rows per table")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, count in summary["counts"].items():
+        table.add_row(name, str(count))
+    console.print(table)
+
+    kpi = Table(title="deployment frequency per team (production, all weeks)")
+    for column in ("team", "weeks", "deployments", "successful", "failed", "successful / week"):
+        kpi.add_column(column, justify="left" if column == "team" else "right")
+    for row in summary["per_team"]:
+        kpi.add_row(*(str(value) for value in row))
+    console.print(kpi)
+
+    truth = deployment_frequency(org, tuple(config.deployments.production_environments))
+    matches = kpi_rows(config.published_warehouse) == truth
+    console.print(
+        f"ground truth check: kpi_deployment_frequency {'EQUALS' if matches else 'DIFFERS FROM'} "
+        f"the simulator's truth ({len(truth)} team-weeks); {requests_served} API requests served"
+    )
+    published = config.published_warehouse
+    console.print(f"published warehouse (read-only): {published}")
+    console.print(f"query it:  .venv/bin/kpi query \"select * from marts.kpi_deployment_frequency order by week_start desc limit 10\"")
+    return 0 if matches else 1

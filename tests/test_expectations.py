@@ -1,0 +1,77 @@
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from expectations.runner import DataQualityError, audit_batch, audit_marts, raise_for_failures
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+
+
+def write_batch(path: Path, payloads: list[dict]) -> Path:
+    with path.open("w") as handle:
+        for payload in payloads:
+            handle.write(json.dumps({
+                "record_key": str(payload["id"]), "scope": "acme/ledger",
+                "updated_at": payload["updated_at"], "payload": payload,
+            }) + "\n")
+    return path
+
+
+def pull_request(id_: int, **overrides) -> dict:
+    payload = {
+        "id": id_, "number": id_, "state": "closed",
+        "created_at": "2026-11-02T09:00:00Z", "updated_at": "2026-11-02T11:00:00Z",
+        "merged_at": "2026-11-02T10:00:00Z", "closed_at": "2026-11-02T10:00:00Z",
+    }
+    payload.update(overrides)
+    return payload
+
+
+def test_clean_pull_request_batch_passes(tmp_path):
+    batch = write_batch(tmp_path / "prs.jsonl", [pull_request(1), pull_request(2, state="open", merged_at=None, closed_at=None)])
+    result = audit_batch(batch, "github__pull_requests", now=NOW)
+    assert result.success, result.describe()
+    assert result.rows == 2
+
+
+def test_merged_before_created_fails_and_the_error_shows_the_row(tmp_path):
+    batch = write_batch(tmp_path / "prs.jsonl", [pull_request(1), pull_request(7, merged_at="2026-11-01T00:00:00Z")])
+    result = audit_batch(batch, "github__pull_requests", now=NOW)
+    assert not result.success
+    assert [f.expectation for f in result.failures] == ["expect_column_pair_values_a_to_be_greater_than_b"]
+    with pytest.raises(DataQualityError) as error:
+        raise_for_failures([result])
+    message = str(error.value)
+    assert "column_A='merged_at'" in message and "(1 rows)" in message
+    assert '"record_key": "7"' in message
+
+
+def test_unknown_state_duplicate_key_and_future_dates_are_each_named(tmp_path):
+    batch = write_batch(tmp_path / "prs.jsonl", [
+        pull_request(1, state="weird"),
+        pull_request(2, updated_at="2027-01-01T00:00:00Z", created_at="2027-01-01T00:00:00Z", merged_at=None, closed_at=None),
+        pull_request(2),
+    ])
+    result = audit_batch(batch, "github__pull_requests", now=NOW)
+    failed = {(f.expectation, f.arguments.get("column")) for f in result.failures}
+    assert ("expect_column_values_to_be_in_set", "state") in failed
+    assert ("expect_column_values_to_be_unique", "record_key") in failed
+    assert ("expect_column_values_to_be_between", "updated_at") in failed
+    assert ("expect_column_values_to_be_between", "created_at") in failed
+
+
+def test_mart_audit_fails_when_a_mart_is_missing_or_inconsistent(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("create schema marts")
+        connection.execute(
+            "create table marts.kpi_deployment_frequency as select 'payments' as team, date '2026-11-02' as week_start, "
+            "2 as deployments, 3 as successful_deployments, 0 as failed_deployments"
+        )
+    results = {r.suite: r for r in audit_marts(warehouse, now=NOW)}
+    assert [f.expectation for f in results["mart__fct_deployments"].failures] == ["table_exists"]
+    frequency = results["mart__kpi_deployment_frequency"]
+    assert [f.arguments["column_B"] for f in frequency.failures] == ["successful_deployments"]

@@ -1,0 +1,163 @@
+"""WarehouseLoader: idempotent merge, change detection, atomic watermarks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from extractors.errors import LoadError
+from extractors.extract import BatchManifest
+from extractors.loader import WarehouseLoader
+
+STREAM = "github__pull_requests"
+SCOPE = "acme/payments-api"
+
+
+def write_batch(tmp_path: Path, run_id: str, records: list[dict], *, new_cursor: str | None,
+                previous: str | None = None, stream: str = STREAM,
+                extracted_at: str = "2024-06-10T12:00:00+00:00") -> BatchManifest:
+    path = tmp_path / run_id / stream / "acme__payments-api.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [{"record_key": str(r["id"]), "scope": SCOPE, "updated_at": r["updated_at"], "payload": r}
+             for r in records]
+    path.write_text("".join(json.dumps(l, sort_keys=True, separators=(",", ":")) + "\n" for l in lines))
+    return BatchManifest(stream=stream, scope=SCOPE, run_id=run_id, path=str(path), records=len(records),
+                         previous_cursor=previous, new_cursor=new_cursor, extracted_at=extracted_at,
+                         requests=1, complete=True)
+
+
+def table_rows(db: Path, table: str = STREAM) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            f"SELECT record_key, scope, updated_at, payload::VARCHAR, extracted_at, run_id "
+            f"FROM raw.{table} ORDER BY record_key").fetchall()
+
+
+def state_rows(db: Path) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("SELECT stream, scope, cursor_value, moved_at, run_id FROM raw._stream_state "
+                           "ORDER BY ALL").fetchall()
+
+
+RECORDS = [
+    {"id": 1, "title": "one", "updated_at": "2024-06-01T00:00:00Z"},
+    {"id": 2, "title": "two", "updated_at": "2024-06-02T00:00:00Z"},
+]
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return tmp_path / "warehouse.duckdb"
+
+
+def test_loading_the_same_window_twice_leaves_tables_identical(tmp_path, db):
+    loader = WarehouseLoader(db)
+    loader.load([write_batch(tmp_path, "run-1", RECORDS, new_cursor="2024-06-02T00:00:00Z")])
+    rows_after_first, state_after_first = table_rows(db), state_rows(db)
+    # when the same records come back in a later run
+    report = loader.load([write_batch(tmp_path, "run-2", RECORDS, new_cursor="2024-06-02T00:00:00Z",
+                                      extracted_at="2024-06-11T12:00:00+00:00")])
+    # then nothing moves: not even extracted_at / run_id of the unchanged rows
+    assert table_rows(db) == rows_after_first
+    assert state_rows(db) == state_after_first
+    assert [r[5] for r in rows_after_first] == ["run-1", "run-1"]
+    assert (report.inserted, report.updated, report.unchanged) == (0, 0, 2)
+    assert not report.batches[0].watermark_moved
+
+
+def test_changed_payload_updates_exactly_that_row(tmp_path, db):
+    loader = WarehouseLoader(db)
+    loader.load([write_batch(tmp_path, "run-1", RECORDS, new_cursor="2024-06-02T00:00:00Z")])
+    before = {row[0]: row for row in table_rows(db)}
+    changed = [RECORDS[0], {**RECORDS[1], "title": "two (edited)", "updated_at": "2024-06-03T00:00:00Z"},
+               {"id": 3, "title": "three", "updated_at": "2024-06-03T00:00:00Z"}]
+    report = loader.load([write_batch(tmp_path, "run-2", changed, new_cursor="2024-06-03T00:00:00Z",
+                                      extracted_at="2024-06-11T12:00:00+00:00")])
+    after = {row[0]: row for row in table_rows(db)}
+    assert (report.inserted, report.updated, report.unchanged) == (1, 1, 1)
+    assert after["1"] == before["1"]
+    assert json.loads(after["2"][3])["title"] == "two (edited)" and after["2"][5] == "run-2"
+    assert after["3"][5] == "run-2"
+    assert WarehouseLoader(db).read_watermarks() == {(STREAM, SCOPE): "2024-06-03T00:00:00Z"}
+
+
+def test_failed_batch_rolls_back_every_table_and_watermark(tmp_path, db):
+    loader = WarehouseLoader(db)
+    loader.load([write_batch(tmp_path, "run-1", RECORDS, new_cursor="2024-06-02T00:00:00Z")])
+    rows_before, state_before = table_rows(db), state_rows(db)
+    good = write_batch(tmp_path, "run-2", [{"id": 9, "title": "new", "updated_at": "2024-06-09T00:00:00Z"}],
+                       new_cursor="2024-06-09T00:00:00Z")
+    corrupt = write_batch(tmp_path, "run-2", RECORDS, new_cursor="2024-06-09T00:00:00Z",
+                          stream="github__deployments")
+    Path(corrupt.path).write_text('{"record_key": "1", "scope": "x", "payload": {"id": 1}}\n{"record_key": "2", "sco')
+    # when the second batch of the same load is corrupt
+    with pytest.raises(LoadError) as caught:
+        loader.load([good, corrupt])
+    # then the error names the file and the first batch's merge and watermark were undone
+    assert corrupt.path in str(caught.value)
+    assert table_rows(db) == rows_before
+    assert state_rows(db) == state_before
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw._load_log").fetchone()[0] == 1
+        assert con.execute("SELECT count(*) FROM information_schema.tables "
+                           "WHERE table_name = 'github__deployments'").fetchone()[0] == 0
+
+
+def test_record_count_mismatch_with_manifest_is_rejected(tmp_path, db):
+    manifest = write_batch(tmp_path, "run-1", RECORDS, new_cursor="2024-06-02T00:00:00Z")
+    Path(manifest.path).write_text(Path(manifest.path).read_text().splitlines()[0] + "\n")  # lost a line
+    with pytest.raises(LoadError, match="manifest says 2"):
+        WarehouseLoader(db).load([manifest])
+    assert WarehouseLoader(db).read_watermarks() == {}
+
+
+def test_watermark_never_moves_backwards(tmp_path, db):
+    loader = WarehouseLoader(db)
+    loader.load([write_batch(tmp_path, "run-1", RECORDS, new_cursor="2024-06-02T00:00:00Z")])
+    report = loader.load([write_batch(tmp_path, "run-0", RECORDS[:1], new_cursor="2024-06-01T00:00:00Z")])
+    assert loader.read_watermarks() == {(STREAM, SCOPE): "2024-06-02T00:00:00Z"}
+    assert report.batches[0].cursor_after == "2024-06-02T00:00:00Z"
+
+
+def test_empty_batch_creates_table_and_keeps_watermark(tmp_path, db):
+    loader = WarehouseLoader(db)
+    report = loader.load([write_batch(tmp_path, "run-1", [], new_cursor=None)])
+    assert table_rows(db) == [] and report.inserted == 0
+    assert loader.read_watermarks() == {}
+
+
+def test_read_watermarks_on_missing_file_is_empty(tmp_path):
+    missing = tmp_path / "nope.duckdb"
+    assert WarehouseLoader(missing).read_watermarks() == {}
+    assert not missing.exists()  # reading must not create the database
+
+
+def test_raw_table_has_the_documented_columns(tmp_path, db):
+    WarehouseLoader(db).load([write_batch(tmp_path, "run-1", RECORDS, new_cursor="2024-06-02T00:00:00Z")])
+    with duckdb.connect(str(db), read_only=True) as con:
+        columns = con.execute(
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+            f"WHERE table_schema = 'raw' AND table_name = '{STREAM}' ORDER BY ordinal_position").fetchall()
+        duplicates = con.execute(f"SELECT count(*) - count(DISTINCT record_key) FROM raw.{STREAM}").fetchone()[0]
+    assert columns == [
+        ("record_key", "VARCHAR", "NO"), ("scope", "VARCHAR", "NO"),
+        ("updated_at", "TIMESTAMP WITH TIME ZONE", "YES"), ("payload", "JSON", "NO"),
+        ("extracted_at", "TIMESTAMP WITH TIME ZONE", "NO"), ("run_id", "VARCHAR", "NO"),
+    ]
+    assert duplicates == 0
+
+
+def test_reference_table_is_replaced_wholesale(tmp_path, db):
+    loader = WarehouseLoader(db)
+    loader.load_reference_table("team_repositories", [{"team": "payments", "repository": "acme/payments-api"},
+                                                      {"team": "payments", "repository": "acme/ledger"}])
+    count = loader.load_reference_table("team_repositories", [{"team": "web", "repository": "acme/site"}])
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT team, repository FROM raw.team_repositories").fetchall()
+    assert count == 1 and rows == [("web", "acme/site")]
+    loader.load_reference_table("team_repositories", [], columns={"team": "VARCHAR", "repository": "VARCHAR"})
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw.team_repositories").fetchone()[0] == 0

@@ -1,0 +1,229 @@
+"""The simulator over real HTTP on 127.0.0.1: auth, pagination, rate limits, errors."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from simulator.generator import generate_org
+from simulator.model import Org
+from simulator.server import SimulatorServer
+
+ANCHOR = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def org() -> Org:
+    return generate_org("small", seed=7, anchor=ANCHOR)
+
+
+@pytest.fixture(scope="module")
+def server(org: Org) -> Iterator[SimulatorServer]:
+    with SimulatorServer(org, rate_limit=100_000) as running:
+        yield running
+
+
+@pytest.fixture()
+def session(server: SimulatorServer) -> Iterator[requests.Session]:
+    with requests.Session() as http:
+        http.headers["Authorization"] = f"Bearer {server.token}"
+        yield http
+
+
+def crawl(http: requests.Session, url: str) -> tuple[list[dict], int]:
+    """Follow Link rel=next to the end; returns (items, pages fetched)."""
+    items, pages = [], 0
+    while url:
+        response = http.get(url, timeout=10)
+        response.raise_for_status()
+        items += response.json()
+        pages += 1
+        url = response.links.get("next", {}).get("url")
+    return items, pages
+
+
+def test_server_listens_on_a_free_port_and_exposes_urls(server: SimulatorServer) -> None:
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.base_url)
+    assert server.port > 0
+    assert server.github_url == server.base_url + "/github"
+    assert re.fullmatch(r"ghs_sim_[0-9a-f]{32}", server.token)
+
+
+def test_requests_without_a_token_get_401_requires_authentication(server: SimulatorServer) -> None:
+    response = requests.get(f"{server.github_url}/orgs/acme/repos", timeout=10)
+    assert response.status_code == 401
+    assert response.json() == {"message": "Requires authentication",
+                               "documentation_url": "https://docs.github.com/rest", "status": "401"}
+
+
+def test_wrong_token_gets_401_bad_credentials(server: SimulatorServer) -> None:
+    response = requests.get(f"{server.github_url}/orgs/acme/repos", headers={"Authorization": "token nope"},
+                            timeout=10)
+    assert response.status_code == 401
+    assert response.json()["message"] == "Bad credentials"
+
+
+def test_token_scheme_is_accepted_as_well_as_bearer(server: SimulatorServer) -> None:
+    response = requests.get(f"{server.github_url}/repos/acme/ledger",
+                            headers={"Authorization": f"token {server.token}"}, timeout=10)
+    assert response.status_code == 200
+    assert response.json()["full_name"] == "acme/ledger"
+    assert response.json()["default_branch"] == "main"
+
+
+def test_org_repos_lists_all_eight_repositories(server: SimulatorServer, session: requests.Session,
+                                               org: Org) -> None:
+    repos, pages = crawl(session, f"{server.github_url}/orgs/acme/repos?per_page=3&sort=full_name")
+    assert pages == 3
+    assert [r["full_name"] for r in repos] == sorted(r.full_name for r in org.repositories)
+
+
+def test_pagination_with_per_page_100_reaches_every_pull_request_exactly_once(
+        server: SimulatorServer, session: requests.Session, org: Org) -> None:
+    for repo in org.repositories:
+        expected = org.pull_requests[repo.full_name]
+        items, pages = crawl(session, f"{server.github_url}/repos/{repo.full_name}/pulls?state=all&per_page=100")
+        assert pages == -(-len(expected) // 100)
+        assert sorted(item["id"] for item in items) == sorted(pr.id for pr in expected)
+        # Default sort is created, descending.
+        assert [item["number"] for item in items] == [pr.number for pr in
+                                                      sorted(expected, key=lambda pr: pr.created_at, reverse=True)]
+
+
+def test_state_defaults_to_open_like_github(server: SimulatorServer, session: requests.Session, org: Org) -> None:
+    items, _ = crawl(session, f"{server.github_url}/repos/acme/web-app/pulls?per_page=100")
+    expected = {pr.number for pr in org.pull_requests["acme/web-app"] if pr.state == "open"}
+    assert {item["number"] for item in items} == expected
+    assert all(item["state"] == "open" for item in items)
+
+
+def test_sort_updated_defaults_to_ascending(server: SimulatorServer, session: requests.Session) -> None:
+    items = session.get(f"{server.github_url}/repos/acme/ledger/pulls?state=closed&sort=updated&per_page=50",
+                        timeout=10).json()
+    stamps = [item["updated_at"] for item in items]
+    assert stamps == sorted(stamps) and len(stamps) == 50
+
+
+def test_per_page_above_100_is_clamped_to_100(server: SimulatorServer, session: requests.Session) -> None:
+    response = session.get(f"{server.github_url}/repos/acme/payments-api/pulls?state=all&per_page=500",
+                           timeout=10)
+    assert len(response.json()) == 100
+    assert "per_page=500" in response.links["next"]["url"]
+
+
+def test_link_header_has_github_format_and_relations(server: SimulatorServer, session: requests.Session,
+                                                    org: Org) -> None:
+    total = len(org.pull_requests["acme/ledger"])
+    last = -(-total // 10)
+    base = f"{server.github_url}/repos/acme/ledger/pulls"
+    first_page = session.get(f"{base}?state=all&per_page=10", timeout=10)
+    assert first_page.headers["Link"] == (f'<{base}?state=all&per_page=10&page=2>; rel="next", '
+                                          f'<{base}?state=all&per_page=10&page={last}>; rel="last"')
+    middle = session.get(f"{base}?state=all&per_page=10&page=3", timeout=10)
+    assert set(middle.links) == {"prev", "next", "last", "first"}
+    assert middle.links["prev"]["url"].endswith("page=2") and middle.links["first"]["url"].endswith("page=1")
+    last_page = session.get(f"{base}?state=all&per_page=10&page={last}", timeout=10)
+    assert set(last_page.links) == {"prev", "first"}
+    assert len(last_page.json()) == total - (last - 1) * 10
+
+
+def test_deployments_are_newest_first_and_filter_by_environment(server: SimulatorServer,
+                                                               session: requests.Session, org: Org) -> None:
+    items, _ = crawl(session, f"{server.github_url}/repos/acme/ledger/deployments?environment=production"
+                              "&per_page=100")
+    expected = [d for d in org.deployments["acme/ledger"] if d.environment == "production"]
+    assert [item["id"] for item in items] == sorted((d.id for d in expected), reverse=True)
+    assert all(item["environment"] == "production" for item in items)
+
+
+def test_statuses_url_in_payload_can_be_followed(server: SimulatorServer, session: requests.Session,
+                                                 org: Org) -> None:
+    deployment = session.get(f"{server.github_url}/repos/acme/ledger/deployments?per_page=1", timeout=10).json()[0]
+    statuses = session.get(deployment["statuses_url"], timeout=10).json()
+    model = next(d for d in org.deployments["acme/ledger"] if d.id == deployment["id"])
+    assert [s["id"] for s in statuses] == sorted((s.id for s in model.statuses), reverse=True)
+    assert deployment["updated_at"] == statuses[0]["created_at"]
+
+
+def test_rate_limit_headers_decrement_per_request(server: SimulatorServer, session: requests.Session) -> None:
+    first = session.get(f"{server.github_url}/repos/acme/ledger", timeout=10)
+    second = session.get(f"{server.github_url}/repos/acme/ledger", timeout=10)
+    assert first.headers["X-RateLimit-Limit"] == "100000"
+    assert int(second.headers["X-RateLimit-Remaining"]) == int(first.headers["X-RateLimit-Remaining"]) - 1
+    assert int(second.headers["X-RateLimit-Used"]) == int(first.headers["X-RateLimit-Used"]) + 1
+    assert 0 < int(first.headers["X-RateLimit-Reset"]) - time.time() <= 3600
+    assert first.headers["X-RateLimit-Resource"] == "core"
+    assert first.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert first.headers["X-GitHub-Api-Version"] == "2022-11-28"
+    assert re.fullmatch(r'W/"[0-9a-f]{32}"', first.headers["ETag"])
+
+
+def test_exhausting_a_small_rate_limit_yields_403_with_remaining_zero(org: Org) -> None:
+    with SimulatorServer(org, rate_limit=3) as small, requests.Session() as http:
+        http.headers["Authorization"] = f"Bearer {small.token}"
+        codes = [http.get(f"{small.github_url}/repos/acme/ledger", timeout=10).status_code for _ in range(3)]
+        blocked = http.get(f"{small.github_url}/repos/acme/ledger", timeout=10)
+        overview = http.get(f"{small.github_url}/rate_limit", timeout=10).json()
+    assert codes == [200, 200, 200]
+    assert blocked.status_code == 403
+    assert blocked.json()["message"].startswith("API rate limit exceeded")
+    assert blocked.headers["X-RateLimit-Remaining"] == "0"
+    assert overview["resources"]["core"]["remaining"] == 0 and overview["rate"]["used"] == 3
+
+
+def test_unknown_repository_and_route_give_404(server: SimulatorServer, session: requests.Session) -> None:
+    for path in ("/repos/acme/nope", "/repos/acme/nope/pulls", "/orgs/other/repos", "/no/such/route",
+                 "/repos/acme/ledger/deployments/1/statuses"):
+        response = session.get(f"{server.github_url}{path}", timeout=10)
+        assert response.status_code == 404, path
+        assert response.json()["message"] == "Not Found"
+
+
+def test_invalid_state_is_a_validation_error(server: SimulatorServer, session: requests.Session) -> None:
+    response = session.get(f"{server.github_url}/repos/acme/ledger/pulls?state=merged", timeout=10)
+    assert response.status_code == 422
+
+
+def test_payload_urls_point_at_the_server_itself(server: SimulatorServer, session: requests.Session) -> None:
+    pr = session.get(f"{server.github_url}/repos/acme/ledger/pulls?state=closed&per_page=1", timeout=10).json()[0]
+    assert pr["url"] == f"{server.github_url}/repos/acme/ledger/pulls/{pr['number']}"
+    assert pr["html_url"].startswith(server.base_url)
+    assert session.get(pr["base"]["repo"]["url"], timeout=10).json()["name"] == "ledger"
+
+
+def test_if_none_match_with_current_etag_returns_304(server: SimulatorServer, session: requests.Session) -> None:
+    url = f"{server.github_url}/repos/acme/ledger"
+    etag = session.get(url, timeout=10).headers["ETag"]
+    assert session.get(url, headers={"If-None-Match": etag}, timeout=10).status_code == 304
+
+
+def test_admin_stats_count_requests_per_route(org: Org) -> None:
+    with SimulatorServer(org) as fresh, requests.Session() as http:
+        http.headers["Authorization"] = f"Bearer {fresh.token}"
+        http.get(f"{fresh.github_url}/orgs/acme/repos", timeout=10)
+        http.get(f"{fresh.github_url}/repos/acme/ledger/pulls", timeout=10)
+        http.get(f"{fresh.github_url}/repos/acme/ledger/pulls?page=2", timeout=10)
+        stats = requests.get(f"{fresh.base_url}/_sim/stats", timeout=10).json()
+        assert fresh.request_count == 3
+    assert stats == {"github_requests": 3, "routes": {"GET /orgs/{org}/repos": 1,
+                                                      "GET /repos/{owner}/{repo}/pulls": 2}}
+
+
+def test_many_servers_start_and_stop_quickly(org: Org) -> None:
+    started = time.perf_counter()
+    for _ in range(10):
+        with SimulatorServer(org) as running:
+            assert requests.get(f"{running.base_url}/_sim/health", timeout=10).json()["org"] == "acme"
+    assert time.perf_counter() - started < 5
+
+
+def test_requested_api_version_is_echoed(server: SimulatorServer, session: requests.Session) -> None:
+    response = session.get(f"{server.github_url}/rate_limit", headers={"X-GitHub-Api-Version": "2026-03-10"},
+                           timeout=10)
+    assert response.headers["X-GitHub-Api-Version"] == "2026-03-10"
+    assert response.json()["resources"]["core"]["limit"] == 100_000
