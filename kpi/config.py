@@ -49,7 +49,6 @@ class GitHubSource(_Strict):
     connection_id: str = Field(default="github_default", pattern=r"^[A-Za-z0-9_.-]+$")
     orgs: list[Annotated[str, Field(pattern=_OWNER_RE.pattern)]] = Field(default_factory=list)
     repositories: list[Annotated[str, Field(pattern=rf"^{_NAME}/{_NAME}$")]] = Field(default_factory=list)
-    per_page: int = Field(default=100, ge=1, le=100)
     overlap_hours: float = Field(default=72, ge=0, description="re-read window behind the watermark")
     max_rate_limit_wait_seconds: float = Field(default=900, ge=0)
     allow_insecure_http: bool = Field(default=False, description="permit http:// to a non-loopback host")

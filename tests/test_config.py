@@ -40,13 +40,13 @@ def test_team_mapping_uses_patterns_and_falls_back_to_unassigned(tmp_path):
 
 
 def test_wrong_type_names_file_key_path_and_expectation(tmp_path):
-    path = write(tmp_path, VALID.replace("orgs: [acme]", "orgs: acme\n    per_page: 500"))
+    path = write(tmp_path, VALID.replace("orgs: [acme]", "orgs: acme\n    overlap_hours: -1"))
     with pytest.raises(ConfigError) as error:
         load_config(path)
     message = str(error.value)
     assert str(path) in message
     assert "sources.github.orgs: Input should be a valid list" in message
-    assert "sources.github.per_page: Input should be less than or equal to 100 (got 500)" in message
+    assert "sources.github.overlap_hours: Input should be greater than or equal to 0 (got -1)" in message
 
 
 def test_unknown_key_is_reported_with_its_path(tmp_path):

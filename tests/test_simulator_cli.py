@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 import requests
 
 from simulator.__main__ import main
@@ -26,9 +27,14 @@ def test_truth_prints_the_deployment_frequency_as_json(capsys) -> None:
     assert date.fromisoformat(printed[0]["week_start"]).weekday() == 0
 
 
-def test_serve_prints_url_and_token_serves_github_and_stops_on_sigterm() -> None:
+@pytest.mark.parametrize(
+    "command",
+    [[sys.executable, "-m", "simulator"], [str(Path(sys.executable).with_name("kpi")), "simulator"]],
+    ids=["python-m-simulator", "kpi-simulator"],
+)
+def test_serve_prints_url_and_token_serves_github_and_stops_on_sigterm(command: list[str]) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "serve", "--port", "0", "--token", "cli-token", "--anchor", "2026-11-26"],
+        [*command, "serve", "--port", "0", "--token", "cli-token", "--anchor", "2026-11-26"],
         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url_line = process.stdout.readline().strip()
