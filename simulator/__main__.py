@@ -9,9 +9,8 @@ import sys
 import threading
 from datetime import UTC, datetime
 
-from simulator.generator import SCALES, generate_org
-from simulator.model import Org
-from simulator.server import SimulatorServer
+from simulator.generator import SCALES
+from simulator.simulation import JENKINS_USER, JIRA_EMAIL, Credentials, Simulation, build_simulation
 from simulator.truth import deployment_frequency
 
 
@@ -32,13 +31,14 @@ def _add_org_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="simulator", description="Local GitHub REST stand-in.")
+    parser = argparse.ArgumentParser(prog="simulator", description="Local GitHub, Jira, Jenkins and GitLab stand-in.")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the GitHub API until SIGINT/SIGTERM")
+    serve = commands.add_parser("serve", help="serve GitHub, Jira, Jenkins and GitLab until SIGINT/SIGTERM")
     _add_org_arguments(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--token", default=None, help="token clients must send (default: random ghs_sim_...)")
+    serve.add_argument("--token", default=None,
+                       help="token every source accepts (default: a random token per source)")
     serve.add_argument("--rate-limit", type=int, default=5000)
     truth = commands.add_parser("truth", help="print the deployment-frequency ground truth as JSON")
     _add_org_arguments(truth)
@@ -47,25 +47,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    org = generate_org(scale=args.scale, seed=args.seed, anchor=args.anchor)
+    simulation = build_simulation(scale=args.scale, seed=args.seed, anchor=args.anchor)
     if args.command == "truth":
-        rows = [{**row, "week_start": row["week_start"].isoformat()} for row in deployment_frequency(org)]
+        rows = [{**row, "week_start": row["week_start"].isoformat()} for row in deployment_frequency(simulation.org)]
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    return _serve(org, args)
+    return _serve(simulation, args)
 
 
-def _serve(org: Org, args: argparse.Namespace) -> int:
+def _serve(simulation: Simulation, args: argparse.Namespace) -> int:
     stop = threading.Event()
     # Signal handlers only work in the main thread; elsewhere rely on KeyboardInterrupt.
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-    with SimulatorServer(org, host=args.host, port=args.port, token=args.token,
-                         rate_limit=args.rate_limit) as server:
-        print(f"GITHUB_URL={server.github_url}", flush=True)
-        print(f"GITHUB_TOKEN={server.token}", flush=True)
+    credentials = (
+        Credentials(args.token, args.token, args.token, args.token) if args.token else Credentials()
+    )
+    with simulation.server(credentials, host=args.host, port=args.port, rate_limit=args.rate_limit) as server:
+        for line in (
+            f"GITHUB_URL={server.github_url}",
+            f"GITHUB_TOKEN={credentials.github_token}",
+            f"JIRA_URL={server.url_for('jira')}",
+            f"JIRA_EMAIL={JIRA_EMAIL}",
+            f"JIRA_TOKEN={credentials.jira_token}",
+            f"JENKINS_URL={server.url_for('jenkins')}",
+            f"JENKINS_USER={JENKINS_USER}",
+            f"JENKINS_TOKEN={credentials.jenkins_token}",
+            f"GITLAB_URL={server.url_for('gitlab')}/api/v4",
+            f"GITLAB_TOKEN={credentials.gitlab_token}",
+        ):
+            print(line, flush=True)
         try:
             while not stop.wait(0.5):
                 pass

@@ -30,9 +30,11 @@ class Team:
 @dataclass
 class Commit:
     sha: str
-    committed_at: datetime
+    committed_at: datetime  # UTC
     author: str
     message: str = ""
+    # The committer's local UTC offset; Git records it, so commit dates carry several zones.
+    tz_offset_minutes: int = 0
 
 
 @dataclass
@@ -49,6 +51,8 @@ class Repository:
     private: bool = True
     # Linear history of the default branch, oldest first.
     commits: list[Commit] = field(default_factory=list)
+    # Former full names; GitHub answers them with 301 to /repositories/{id}/...
+    previous_names: list[str] = field(default_factory=list)
 
     def commit_shas(self) -> set[str]:
         return {commit.sha for commit in self.commits}
@@ -79,10 +83,108 @@ class PullRequest:
     # A reopened PR was closed at `first_closed_at` and reopened at `reopened_at`.
     first_closed_at: datetime | None = None
     reopened_at: datetime | None = None
+    merge_method: str | None = None  # "merge" or "squash" once merged; the result lands on main either way
+    commits: list[Commit] = field(default_factory=list)  # the PR branch, oldest first; last is head_sha
+    reviews: list[Review] = field(default_factory=list)
 
     @property
     def merged(self) -> bool:
         return self.merged_at is not None
+
+
+@dataclass
+class Review:
+    id: int
+    user: str
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED
+    submitted_at: datetime
+    commit_id: str
+    body: str = ""
+
+
+@dataclass
+class Issue:
+    """A real issue (not a PR). Incidents are issues labelled `incident`."""
+    id: int
+    number: int
+    repo: str
+    title: str
+    user: str
+    state: str  # open or closed
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+    labels: list[str] = field(default_factory=list)
+    body: str | None = None
+    state_reason: str | None = None  # completed / not_planned when closed
+    # Ground truth for incidents: the production deployment that caused it (named in the body).
+    caused_by_deployment: int | None = None
+
+
+@dataclass
+class Release:
+    id: int
+    repo: str
+    tag_name: str
+    name: str
+    target_commitish: str  # the released commit sha
+    created_at: datetime
+    published_at: datetime
+    author: str
+    body: str = ""
+    prerelease: bool = False
+
+
+@dataclass(slots=True)
+class WorkflowRun:
+    """One GitHub Actions run of the `CI` workflow; jobs and artifacts derive from it deterministically."""
+    id: int
+    repo: str
+    run_number: int
+    event: str  # pull_request or push
+    head_branch: str
+    head_sha: str
+    created_at: datetime
+    updated_at: datetime
+    status: str  # queued, in_progress, completed
+    conclusion: str | None  # success, failure, cancelled when completed
+    actor: str
+    pull_request_number: int | None = None
+
+
+@dataclass
+class Milestone:
+    number: int
+    repo: str
+    title: str
+    state: str  # open or closed
+    created_at: datetime
+    updated_at: datetime
+    due_on: datetime | None
+    closed_at: datetime | None
+    creator: str
+    description: str | None = None
+    open_issues: int = 0
+    closed_issues: int = 0
+
+
+@dataclass(slots=True)
+class SecurityAlert:
+    """A code-scanning alert (`kind="code_scanning"`) or a Dependabot alert (`kind="dependabot"`)."""
+    kind: str
+    number: int
+    repo: str
+    created_at: datetime
+    updated_at: datetime
+    state: str  # code scanning: open/fixed/dismissed; dependabot: open/fixed/dismissed/auto_dismissed
+    severity: str  # code scanning rule severity (note/warning/error); dependabot: low/medium/high/critical
+    subject: str  # code scanning rule id, or the vulnerable package name
+    path: str  # file of the finding, or the manifest
+    commit_sha: str
+    fixed_at: datetime | None = None
+    dismissed_at: datetime | None = None
+    dismissed_by: str | None = None
+    dismissed_reason: str | None = None
 
 
 @dataclass
@@ -133,9 +235,21 @@ class Org:
     seed: int
     scale: str
     users: dict[str, User] = field(default_factory=dict)  # login -> user
+    issues: dict[str, list[Issue]] = field(default_factory=dict)  # repo full_name -> real issues
+    releases: dict[str, list[Release]] = field(default_factory=dict)  # repo full_name -> releases
+    time_zones: dict[str, int] = field(default_factory=dict)  # login -> UTC offset in minutes
+    workflow_runs: dict[str, list[WorkflowRun]] = field(default_factory=dict)  # repo full_name -> runs
+    milestones: dict[str, list[Milestone]] = field(default_factory=dict)  # repo full_name -> milestones
+    security_alerts: dict[str, list[SecurityAlert]] = field(default_factory=dict)  # repo -> both alert kinds
+    # Bumped on every change after generation; servers drop derived caches when it moves.
+    revision: int = 0
+    # How many days `advance` has moved the anchor since generation (part of its RNG seed).
+    days_advanced: int = 0
 
     def __post_init__(self) -> None:
         self._repo_by_full_name = {repo.full_name: repo for repo in self.repositories}
+        self._repo_by_id = {repo.id: repo for repo in self.repositories}
+        self._repo_by_former_name = {former: repo for repo in self.repositories for former in repo.previous_names}
         self._team_by_repo = {}
         for team in self.teams:
             for repo_name in team.repositories:
@@ -153,6 +267,12 @@ class Org:
     def repository(self, full_name: str) -> Repository | None:
         return self._repo_by_full_name.get(full_name)
 
+    def repository_by_id(self, repository_id: int) -> Repository | None:
+        return self._repo_by_id.get(repository_id)
+
+    def repository_by_former_name(self, full_name: str) -> Repository | None:
+        return self._repo_by_former_name.get(full_name)
+
     def user(self, login: str) -> User:
         """The user for a login; logins missing from `users` get a stable synthetic id."""
         known = self.users.get(login)
@@ -166,6 +286,19 @@ class Org:
 
     def all_deployments(self) -> list[Deployment]:
         return [d for repo in self.repositories for d in self.deployments.get(repo.full_name, [])]
+
+    def all_issues(self) -> list[Issue]:
+        return [issue for repo in self.repositories for issue in self.issues.get(repo.full_name, [])]
+
+    def all_releases(self) -> list[Release]:
+        return [release for repo in self.repositories for release in self.releases.get(repo.full_name, [])]
+
+    def advance(self, days: int = 1) -> Org:
+        """Move the simulated clock forward `days` days, producing their activity deterministically."""
+        from simulator.generator import advance_org  # the generator owns all randomness
+
+        advance_org(self, days)
+        return self
 
 
 def _stable_id(text: str) -> int:

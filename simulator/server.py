@@ -1,33 +1,78 @@
-"""Real HTTP on 127.0.0.1 around `GitHubApi`, using the stdlib threading server.
+"""Real HTTP on 127.0.0.1 around the simulated APIs, using the stdlib threading server.
 
-Stdlib keeps start/stop fast and dependency-free: port 0 picks a free port,
-`stop()` returns within a poll interval, and HTTP/1.1 keep-alive lets a
-`requests.Session` crawl without reconnecting for every page.
+Several sources are mounted by path prefix (GitHub at `/github`, others such as
+`/jira` passed in `extra_apis`); `/_sim/...` is the admin surface (health,
+stats, ground truth, fault plan). Stdlib keeps start/stop fast and
+dependency-free: port 0 picks a free port, `stop()` returns within a poll
+interval, and HTTP/1.1 keep-alive lets a `requests.Session` crawl without
+reconnecting for every page.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import socket
+import struct
 import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
 
-from simulator.github_api import API_PREFIX, ApiRequest, GitHubApi
+from simulator.faults import FaultConfigError, FaultPlan, fault_response, rule_from_json
+from simulator.github_api import API_PREFIX, ApiRequest, ApiResponse, GitHubApi
 from simulator.model import Org
 from simulator.truth import deployment_frequency
 
 ADMIN_PREFIX = "/_sim"
+MAX_REQUEST_BODY = 10 * 1024 * 1024
+
+
+@runtime_checkable
+class SourceApi(Protocol):
+    """What a mounted source must provide; `GitHubApi` is the reference implementation.
+
+    Optionally a source may define `route_template(method, path) -> str | None`
+    (path without the prefix) so the server's counters group by template; without
+    it, numeric path segments are replaced by `{id}`.
+    """
+
+    @property
+    def request_count(self) -> int: ...
+
+    def handle(self, request: ApiRequest) -> ApiResponse: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+Mutation = Callable[[Mapping[str, Any]], object]
 
 
 class SimulatorServer:
     def __init__(self, org: Org, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-                 rate_limit: int = 5000) -> None:
+                 rate_limit: int = 5000, extra_apis: Mapping[str, SourceApi] | None = None,
+                 fault_seed: int = 0) -> None:
         self.org = org
         self.host = host
         self.token = token if token is not None else f"ghs_sim_{secrets.token_hex(16)}"
         self.api = GitHubApi(org, self.token, rate_limit=rate_limit)
+        self.apis: dict[str, SourceApi] = {API_PREFIX: self.api}
+        for prefix, api in (extra_apis or {}).items():
+            normalised = _normalise_prefix(prefix)
+            if normalised in self.apis or normalised == ADMIN_PREFIX:
+                raise ValueError(f"prefix {normalised!r} is already mounted or reserved")
+            self.apis[normalised] = api
+        self.faults = FaultPlan(seed=fault_seed)
+        # Named mutations for `mutate_while_paging` rules posted as JSON.
+        self.mutations: dict[str, Mutation] = {
+            "github_pull_requests": lambda params: self.api.churn_pull_requests(params.get("repo")),
+        }
+        self._counts: Counter[tuple[str, str, str]] = Counter()  # (source, "METHOD template", status)
+        self._counts_lock = threading.Lock()
         self._requested_port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -76,21 +121,118 @@ class SimulatorServer:
     def github_url(self) -> str:
         return self.base_url + API_PREFIX
 
+    def url_for(self, prefix: str) -> str:
+        """Root URL of a mounted source, e.g. `url_for("jira")` -> `http://127.0.0.1:PORT/jira`."""
+        normalised = _normalise_prefix(prefix)
+        if normalised not in self.apis:
+            raise KeyError(f"no source mounted at {normalised!r}; mounted: {sorted(self.apis)}")
+        return self.base_url + normalised
+
     @property
     def request_count(self) -> int:
-        """GitHub API requests served (admin requests excluded)."""
+        """GitHub API requests served (admin requests and injected faults excluded)."""
         return self.api.request_count
 
-    def admin(self, path: str) -> tuple[int, Any]:
+    def count(self, source: str | None = None, route: str | None = None, status: int | str | None = None) -> int:
+        """Requests seen by the server, optionally narrowed by source prefix, "METHOD template" and status.
+
+        Status is the HTTP status sent, or "connection_reset" / "truncated" for broken responses.
+        """
+        wanted_source = _normalise_prefix(source) if source is not None else None
+        with self._counts_lock:
+            return sum(n for (src, rte, sts), n in self._counts.items()
+                       if (wanted_source is None or src == wanted_source) and (route is None or rte == route)
+                       and (status is None or sts == str(status)))
+
+    def stats(self) -> dict[str, Any]:
+        with self._counts_lock:
+            counts = sorted(self._counts.items())
+        sources: dict[str, Any] = {}
+        for prefix, api in sorted(self.apis.items()):
+            sources[prefix] = {"requests": 0, "routes": {}, "api": api.stats()}
+        for (source, route, status), n in counts:
+            entry = sources[source]
+            entry["requests"] += n
+            entry["routes"].setdefault(route, {})[status] = n
+        github = self.api.stats()
+        return {
+            # Kept from the single-source server: GitHub requests the API itself answered.
+            "github_requests": github["github_requests"], "routes": github["routes"],
+            "requests": sum(n for _, n in counts),
+            "sources": sources,
+            "faults": self.faults.stats(),
+        }
+
+    def reset_counters(self) -> None:
+        with self._counts_lock:
+            self._counts.clear()
+
+    def _record(self, source: str, route: str, status: int | str) -> None:
+        with self._counts_lock:
+            self._counts[(source, route, str(status))] += 1
+
+    def _mount_for(self, path: str) -> str | None:
+        for prefix in self.apis:
+            if path == prefix or path.startswith(prefix + "/"):
+                return prefix
+        return None
+
+    def _route_of(self, prefix: str, method: str, path: str) -> str:
+        template_of = getattr(self.apis[prefix], "route_template", None)
+        template = template_of(method, path) if callable(template_of) else _generic_template(path)
+        return f"{method} {template or '<unmatched>'}"
+
+    # -- admin -----------------------------------------------------------------
+
+    def admin(self, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
+        if path == f"{ADMIN_PREFIX}/faults":
+            if method == "GET":
+                return 200, self.faults.stats()
+            if method == "DELETE":
+                self.faults.clear()
+                return 200, self.faults.stats()
+            if method == "POST":
+                try:
+                    payload = json.loads(body or b"null")
+                    # Build and validate every rule before adding any, so a bad batch adds nothing.
+                    rules = [rule_from_json(item) for item in (payload if isinstance(payload, list) else [payload])]
+                    for rule in rules:
+                        if rule.fault == "mutate_while_paging" and rule.callback is None:
+                            rule.callback = self._named_mutation(rule.mutation, rule.params)
+                except (FaultConfigError, ValueError) as problem:
+                    return 422, {"message": str(problem)}
+                added = [self.faults.add_rule(rule) for rule in rules]
+                return 201, {"added": [rule.to_json() for rule in added]}
+            return 405, {"message": "Method Not Allowed"}
+        if method not in ("GET", "HEAD"):
+            return 405, {"message": "Method Not Allowed"}
         if path == f"{ADMIN_PREFIX}/stats":
-            return 200, self.api.stats()
+            return 200, self.stats()
         if path == f"{ADMIN_PREFIX}/health":
             return 200, {"status": "ok", "org": self.org.login, "seed": self.org.seed, "scale": self.org.scale,
-                         "anchor": self.org.anchor.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                         "anchor": self.org.anchor.strftime("%Y-%m-%dT%H:%M:%SZ"), "sources": sorted(self.apis)}
         if path == f"{ADMIN_PREFIX}/truth/deployment-frequency":
             rows = deployment_frequency(self.org)
             return 200, [{**row, "week_start": row["week_start"].isoformat()} for row in rows]
         return 404, {"message": "Not Found"}
+
+    def _named_mutation(self, name: str | None, params: Mapping[str, Any]) -> Callable[[], object]:
+        if name not in self.mutations:
+            raise FaultConfigError(f"unknown mutation {name!r}; known: {sorted(self.mutations)}")
+        mutation = self.mutations[name]
+        return lambda: mutation(params)
+
+
+def _generic_template(path: str) -> str:
+    # Numeric segments are ids, except API versions such as Jira's /rest/api/2/.
+    return re.sub(r"(?<!/api)/\d+(?=/|$)", "/{id}", path)
+
+
+def _normalise_prefix(prefix: str) -> str:
+    cleaned = "/" + prefix.strip("/")
+    if cleaned == "/":
+        raise ValueError("a source needs a non-empty prefix")
+    return cleaned
 
 
 class _Server(ThreadingHTTPServer):
@@ -117,37 +259,83 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve("POST")
 
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
     def _serve(self, method: str) -> None:
         simulator = self.server.simulator
         parts = urlsplit(self.path)
-        # Discard any request body so the keep-alive connection stays in sync.
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        if parts.path == API_PREFIX or parts.path.startswith(API_PREFIX + "/"):
-            host = self.headers.get("Host") or f"{simulator.host}:{simulator.port}"
-            request = ApiRequest(
-                method=method,
-                path=parts.path[len(API_PREFIX):] or "/",
-                query=parse_qsl(parts.query, keep_blank_values=True),
-                headers={name.lower(): value for name, value in self.headers.items()},
-                base_url=f"http://{host}",
-            )
-            response = simulator.api.handle(request)
-            self._write(response.status, response.body, response.headers, method)
-        else:
-            status, payload = simulator.admin(parts.path)
-            body = json.dumps(payload, separators=(",", ":")).encode()
-            self._write(status, body, [("Content-Type", "application/json; charset=utf-8")], method)
+        # Always read the body so the keep-alive connection stays in sync.
+        length = min(int(self.headers.get("Content-Length") or 0), MAX_REQUEST_BODY)
+        body = self.rfile.read(length) if length else b""
+        prefix = simulator._mount_for(parts.path)
+        if prefix is None:
+            status, payload = simulator.admin(method, parts.path, body)
+            encoded = json.dumps(payload, separators=(",", ":")).encode()
+            self._write(status, encoded, [("Content-Type", "application/json; charset=utf-8")], method)
+            return
+        route = simulator._route_of(prefix, method, parts.path[len(prefix):] or "/")
+        decision = simulator.faults.decide(method, parts.path, prefix)
+        if decision.delay_seconds:
+            time.sleep(decision.delay_seconds)
+        for rule in decision.mutations:
+            if rule.callback is not None:
+                rule.callback()
+        kind = decision.kind
+        if kind == "connection_reset":
+            simulator._record(prefix, route, "connection_reset")
+            self._reset_connection()
+            return
+        if kind in ("status", "rate_limited", "revoke_token"):
+            status, headers, encoded = fault_response(decision.terminal)
+            simulator._record(prefix, route, status)
+            self._write(status, encoded, headers, method)
+            return
+        host = self.headers.get("Host") or f"{simulator.host}:{simulator.port}"
+        request = ApiRequest(
+            method=method,
+            path=parts.path[len(prefix):] or "/",
+            query=parse_qsl(parts.query, keep_blank_values=True),
+            headers={name.lower(): value for name, value in self.headers.items()},
+            base_url=f"http://{host}",
+            body=body,
+        )
+        response = simulator.apis[prefix].handle(request)
+        if kind == "truncated_body" and decision.terminal is not None:
+            simulator._record(prefix, route, "truncated")
+            self._write(response.status, response.body, response.headers, method,
+                        send_bytes=int(len(response.body) * decision.terminal.fraction))
+            return
+        simulator._record(prefix, route, response.status)
+        self._write(response.status, response.body, response.headers, method)
 
-    def _write(self, status: int, body: bytes, headers: list[tuple[str, str]], method: str) -> None:
+    def _write(self, status: int, body: bytes, headers: list[tuple[str, str]], method: str,
+               send_bytes: int | None = None) -> None:
         self.send_response(status)
         for name, value in headers:
-            self.send_header(name, value)
+            if name.lower() != "content-length":
+                self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
+        if send_bytes is not None:
+            self.send_header("Connection", "close")
         self.end_headers()
         if method != "HEAD":
-            self.wfile.write(body)
+            self.wfile.write(body if send_bytes is None else body[:send_bytes])
+        if send_bytes is not None:
+            # Promised Content-Length but closed early: the client sees an incomplete read.
+            self.close_connection = True
+
+    def _reset_connection(self) -> None:
+        # SO_LINGER 0 makes close() send RST instead of FIN: "connection reset by peer".
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
 
     def log_message(self, format: str, *args: Any) -> None:
         # Quiet by default: a crawl makes thousands of requests.

@@ -85,3 +85,38 @@ def _weeks_between(first: date, last: date) -> list[date]:
         weeks.append(week)
         week += timedelta(days=7)
     return weeks
+
+
+def incidents(org: Org) -> list[dict]:
+    """Issues labelled `incident`, each with the production deployment that caused it."""
+    deployments = {deployment.id: deployment for deployment in org.all_deployments()}
+    rows = []
+    for issue in org.all_issues():
+        if "incident" not in issue.labels:
+            continue
+        cause = deployments.get(issue.caused_by_deployment) if issue.caused_by_deployment is not None else None
+        rows.append({
+            "repo": issue.repo, "number": issue.number, "team": org.team_of(issue.repo),
+            "opened_at": issue.created_at, "closed_at": issue.closed_at,
+            "deployment_id": issue.caused_by_deployment, "deployment_sha": cause.sha if cause else None,
+            "deployment_result": deployment_result(cause) if cause else None,
+        })
+    return sorted(rows, key=lambda row: (row["opened_at"], row["repo"], row["number"]))
+
+
+def rollbacks(org: Org) -> list[dict]:
+    """Production deployments of a commit older (on the default branch) than the one deployed before."""
+    rows = []
+    for repo in org.repositories:
+        position = {commit.sha: index for index, commit in enumerate(repo.commits)}
+        previous: int | None = None
+        for deployment in sorted((d for d in org.deployments.get(repo.full_name, []) if d.environment == "production"),
+                                 key=lambda d: (d.created_at, d.id)):
+            current = position.get(deployment.sha)
+            if current is None:
+                continue
+            if previous is not None and current < previous:
+                rows.append({"repo": repo.full_name, "id": deployment.id, "sha": deployment.sha,
+                             "created_at": deployment.created_at})
+            previous = current
+    return sorted(rows, key=lambda row: (row["created_at"], row["repo"], row["id"]))

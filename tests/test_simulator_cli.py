@@ -37,14 +37,20 @@ def test_serve_prints_url_and_token_serves_github_and_stops_on_sigterm(command: 
         [*command, "serve", "--port", "0", "--token", "cli-token", "--anchor", "2026-11-26"],
         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        url_line = process.stdout.readline().strip()
-        token_line = process.stdout.readline().strip()
-        assert url_line.startswith("GITHUB_URL=http://127.0.0.1:") and url_line.endswith("/github")
-        assert token_line == "GITHUB_TOKEN=cli-token"
-        github_url = url_line.removeprefix("GITHUB_URL=")
-        response = requests.get(f"{github_url}/orgs/acme/repos", headers={"Authorization": "Bearer cli-token"},
+        printed = dict(process.stdout.readline().strip().split("=", 1) for _ in range(10))
+        assert printed["GITHUB_URL"].startswith("http://127.0.0.1:") and printed["GITHUB_URL"].endswith("/github")
+        assert {printed[k] for k in ("GITHUB_TOKEN", "JIRA_TOKEN", "JENKINS_TOKEN", "GITLAB_TOKEN")} == {"cli-token"}
+        response = requests.get(f"{printed['GITHUB_URL']}/orgs/acme/repos", headers={"Authorization": "Bearer cli-token"},
                                 timeout=10)
         assert len(response.json()) == 8
+        projects = requests.get(f"{printed['JIRA_URL']}/rest/api/3/project/search",
+                                auth=(printed["JIRA_EMAIL"], "cli-token"), timeout=10).json()
+        assert sorted(p["key"] for p in projects["values"]) == ["GRO", "PAY", "PLAT"]
+        jobs = requests.get(f"{printed['JENKINS_URL']}/api/json", auth=(printed["JENKINS_USER"], "cli-token"), timeout=10)
+        assert jobs.status_code == 200 and jobs.json()["jobs"]
+        gitlab = requests.get(f"{printed['GITLAB_URL']}/groups/acme/projects", headers={"PRIVATE-TOKEN": "cli-token"},
+                              timeout=10)
+        assert sorted(p["path_with_namespace"] for p in gitlab.json()) == ["acme/mobile-app", "acme/web-app"]
     finally:
         process.send_signal(signal.SIGTERM)
         exit_code = process.wait(timeout=10)

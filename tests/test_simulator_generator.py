@@ -176,4 +176,79 @@ def test_medium_scale_keeps_small_teams_and_grows_volume() -> None:
     teams = {team.name: team.repositories for team in medium.teams}
     assert len(teams) == 6 and len(medium.repositories) == 20
     assert all(set(repos) <= set(teams[name]) for name, repos in SMALL_TEAMS.items())
-    assert 8000 <= len(medium.all_pull_requests()) <= 12000
+    assert 27_000 <= len(medium.all_pull_requests()) <= 33_000
+    first_pr = min(pr.created_at for pr in medium.all_pull_requests())
+    assert 360 <= (ANCHOR - first_pr).days <= 365
+    assert medium.deployments["acme/reporting"] == []  # a repository that never deploys
+
+
+def test_pull_requests_carry_commits_reviews_and_a_merge_method(org: Org) -> None:
+    prs = org.all_pull_requests()
+    for pr in prs:
+        assert pr.commits and pr.commits[-1].sha == pr.head_sha
+        assert all(commit.committed_at <= pr.created_at for commit in pr.commits)
+        assert all(pr.created_at <= review.submitted_at <= (pr.closed_at or pr.updated_at) for review in pr.reviews)
+        if pr.merged:
+            assert pr.reviews[-1].state == "APPROVED" and pr.merge_method in ("merge", "squash")
+        else:
+            assert pr.merge_method is None
+    assert {review.state for pr in prs for review in pr.reviews} == {"APPROVED", "CHANGES_REQUESTED", "COMMENTED"}
+    methods = Counter(pr.merge_method for pr in prs if pr.merged)
+    assert methods["squash"] > 100 and methods["merge"] > 100
+    reviews = [review.id for pr in prs for review in pr.reviews]
+    assert len(set(reviews)) == len(reviews)
+
+
+def test_commit_dates_span_several_time_zones(org: Org) -> None:
+    zones = {commit.tz_offset_minutes for repo in org.repositories for commit in repo.commits}
+    assert len(zones) >= 4 and 0 in zones
+
+
+def test_rollbacks_redeploy_an_older_sha_after_a_failure(org: Org) -> None:
+    from simulator.truth import rollbacks
+
+    rows = rollbacks(org)
+    generated = {d.id for d in org.all_deployments() if (d.description or "").startswith("Rollback")}
+    # A few "rollbacks" go forward: a failed deploy can itself have shipped an older SHA than the last good one.
+    assert len(generated) >= 5 and len(generated - {row["id"] for row in rows}) <= 2
+    for row in rows:
+        history = [c.sha for c in org.repository(row["repo"]).commits]
+        earlier = [d for d in org.deployments[row["repo"]]
+                   if d.environment == "production" and d.created_at < row["created_at"]]
+        assert history.index(row["sha"]) < history.index(earlier[-1].sha)  # an older commit than the last deploy
+
+
+def test_some_production_deployments_ship_no_new_pull_request(org: Org) -> None:
+    repeats = 0
+    for repo in org.repositories:
+        production = [d for d in org.deployments[repo.full_name] if d.environment == "production"]
+        repeats += sum(1 for before, after in zip(production, production[1:]) if before.sha == after.sha)
+    assert repeats > 0
+
+
+def test_issues_bugs_and_incidents_linked_to_their_causing_deployment(org: Org) -> None:
+    from simulator.truth import incidents
+
+    issues = org.all_issues()
+    assert {label for issue in issues for label in issue.labels} == {"bug", "incident"}
+    rows = incidents(org)
+    assert len(rows) >= 20 and all(row["deployment_id"] for row in rows)
+    assert sum(row["deployment_result"] == "failed" for row in rows) > len(rows) / 2
+    deployments = {d.id: d for d in org.all_deployments()}
+    for issue in issues:
+        assert issue.created_at < ANCHOR and (issue.closed_at is None or issue.closed_at < ANCHOR)
+        if issue.caused_by_deployment:
+            cause = deployments[issue.caused_by_deployment]
+            assert str(cause.id) in issue.body and cause.sha in issue.body
+            assert issue.created_at > cause.created_at and cause.environment == "production"
+    for repo in org.repositories:
+        numbers = [i.number for i in org.issues[repo.full_name]] + [p.number for p in org.pull_requests[repo.full_name]]
+        assert len(numbers) == len(set(numbers))  # issues and PRs share one number space
+
+
+def test_releases_point_at_deployed_commits(org: Org) -> None:
+    for repo in org.repositories:
+        tags = [release.tag_name for release in org.releases[repo.full_name]]
+        assert len(tags) == len(set(tags))
+        for release in org.releases[repo.full_name]:
+            assert release.target_commitish in repo.commit_shas() and release.published_at < ANCHOR

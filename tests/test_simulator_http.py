@@ -210,8 +210,10 @@ def test_admin_stats_count_requests_per_route(org: Org) -> None:
         http.get(f"{fresh.github_url}/repos/acme/ledger/pulls?page=2", timeout=10)
         stats = requests.get(f"{fresh.base_url}/_sim/stats", timeout=10).json()
         assert fresh.request_count == 3
-    assert stats == {"github_requests": 3, "routes": {"GET /orgs/{org}/repos": 1,
-                                                      "GET /repos/{owner}/{repo}/pulls": 2}}
+    assert stats["github_requests"] == 3 and stats["requests"] == 3
+    assert stats["routes"] == {"GET /orgs/{org}/repos": 1, "GET /repos/{owner}/{repo}/pulls": 2}
+    assert stats["sources"]["/github"]["routes"] == {"GET /orgs/{org}/repos": {"200": 1},
+                                                     "GET /repos/{owner}/{repo}/pulls": {"200": 2}}
 
 
 def test_many_servers_start_and_stop_quickly(org: Org) -> None:
@@ -227,3 +229,98 @@ def test_requested_api_version_is_echoed(server: SimulatorServer, session: reque
                            timeout=10)
     assert response.headers["X-GitHub-Api-Version"] == "2026-03-10"
     assert response.json()["resources"]["core"]["limit"] == 100_000
+
+
+def test_304_for_a_matching_etag_does_not_spend_the_rate_limit(org: Org) -> None:
+    with SimulatorServer(org, rate_limit=10) as fresh, requests.Session() as http:
+        http.headers["Authorization"] = f"Bearer {fresh.token}"
+        url = f"{fresh.github_url}/repos/acme/ledger/pulls?state=all"
+        first = http.get(url, timeout=10)
+        revalidations = [http.get(url, headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+                         for _ in range(15)]  # more than the whole budget
+        changed = http.get(url, headers={"If-None-Match": 'W/"stale"'}, timeout=10)
+    assert first.headers["X-RateLimit-Remaining"] == "9"
+    assert {r.status_code for r in revalidations} == {304}
+    assert {r.headers["X-RateLimit-Remaining"] for r in revalidations} == {"9"}
+    assert revalidations[0].content == b"" and revalidations[0].headers["ETag"] == first.headers["ETag"]
+    assert changed.status_code == 200 and changed.headers["X-RateLimit-Remaining"] == "8"
+
+
+def test_issues_since_and_labels_filters(server: SimulatorServer, session: requests.Session, org: Org) -> None:
+    since = "2026-11-01T00:00:00Z"
+    items, _ = crawl(session, f"{server.github_url}/repos/acme/web-app/issues?state=all&since={since}&per_page=100")
+    expected = [i for i in org.issues["acme/web-app"] + org.pull_requests["acme/web-app"]
+                if i.updated_at >= datetime(2026, 11, 1, tzinfo=UTC)]
+    assert sorted(item["number"] for item in items) == sorted(i.number for i in expected)
+    bugs, _ = crawl(session, f"{server.github_url}/repos/acme/web-app/issues?state=all&labels=bug&per_page=100")
+    assert bugs and all("bug" in {label["name"] for label in item["labels"]} for item in bugs)
+    bad = session.get(f"{server.github_url}/repos/acme/web-app/issues?since=yesterday", timeout=10)
+    assert bad.status_code == 422
+
+
+def test_renamed_repository_redirects_to_repositories_by_id(server: SimulatorServer, session: requests.Session,
+                                                            org: Org) -> None:
+    repo = next(r for r in org.repositories if r.previous_names)
+    old = repo.previous_names[0]
+    moved = session.get(f"{server.github_url}/repos/{old}/pulls?state=all&per_page=5", allow_redirects=False,
+                        timeout=10)
+    assert moved.status_code == 301
+    assert moved.headers["Location"] == f"{server.github_url}/repositories/{repo.id}/pulls?state=all&per_page=5"
+    assert moved.json()["message"] == "Moved Permanently"
+    followed = session.get(f"{server.github_url}/repos/{old}/pulls?state=all&per_page=5", timeout=10)
+    direct = session.get(f"{server.github_url}/repos/{repo.full_name}/pulls?state=all&per_page=5", timeout=10)
+    assert followed.status_code == 200 and followed.json() == direct.json()
+    assert followed.links["next"]["url"].startswith(f"{server.github_url}/repositories/{repo.id}/pulls?")
+    assert session.get(f"{server.github_url}/repositories/{repo.id}", timeout=10).json()["full_name"] == repo.full_name
+    assert session.get(f"{server.github_url}/repositories/1", timeout=10).status_code == 404
+
+
+def test_actions_runs_filters(server: SimulatorServer, session: requests.Session, org: Org) -> None:
+    runs = org.workflow_runs["acme/ledger"]
+    base = f"{server.github_url}/repos/acme/ledger/actions/runs"
+    main_push = session.get(f"{base}?branch=main&per_page=100", timeout=10).json()
+    assert main_push["total_count"] == sum(1 for run in runs if run.head_branch == "main")
+    failures = session.get(f"{base}?status=failure&per_page=5", timeout=10)
+    assert failures.json()["total_count"] == sum(1 for run in runs if run.conclusion == "failure")
+    assert len(failures.json()["workflow_runs"]) == 5 and 'rel="next"' in failures.headers["Link"]
+    window = session.get(f"{base}?created=2026-11-02..2026-11-06&per_page=100", timeout=10).json()
+    expected = [run for run in runs if datetime(2026, 11, 2, tzinfo=UTC) <= run.created_at < datetime(2026, 11, 7, tzinfo=UTC)]
+    assert window["total_count"] == len(expected) > 0
+    since = session.get(f"{base}?created=>=2026-11-20&per_page=1", timeout=10).json()
+    assert since["total_count"] == sum(1 for run in runs if run.created_at >= datetime(2026, 11, 20, tzinfo=UTC))
+    assert session.get(f"{base}?created=last-week", timeout=10).status_code == 422
+
+
+def test_artifact_zip_redirects_to_a_signed_download_with_real_reports(server: SimulatorServer,
+                                                                        session: requests.Session, org: Org) -> None:
+    import io
+    import zipfile
+
+    run = next(run for run in org.workflow_runs["acme/ledger"] if run.conclusion == "success")
+    artifacts = session.get(f"{server.github_url}/repos/acme/ledger/actions/runs/{run.id}/artifacts",
+                            timeout=10).json()["artifacts"]
+    coverage = next(a for a in artifacts if a["name"] == "coverage-report")
+    redirect = session.get(coverage["archive_download_url"], allow_redirects=False, timeout=10)
+    assert redirect.status_code == 302
+    download = requests.get(redirect.headers["Location"], timeout=10)  # no token: the URL is signed
+    assert download.status_code == 200 and download.headers["Content-Type"] == "application/zip"
+    assert len(download.content) == coverage["size_in_bytes"]
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        assert archive.namelist() == ["coverage.xml"]
+        assert b"<coverage" in archive.read("coverage.xml")
+    tampered = redirect.headers["Location"].replace("sig=", "sig=0")
+    assert requests.get(tampered, timeout=10).status_code == 404
+
+
+def test_dependabot_alerts_use_cursor_pagination_and_filters(server: SimulatorServer, session: requests.Session,
+                                                            org: Org) -> None:
+    expected = [a for a in org.security_alerts["acme/ledger"] if a.kind == "dependabot"]
+    items, pages = crawl(session, f"{server.github_url}/repos/acme/ledger/dependabot/alerts?per_page=2")
+    assert sorted(item["number"] for item in items) == sorted(a.number for a in expected)
+    assert pages == -(-len(expected) // 2)
+    severe = session.get(f"{server.github_url}/repos/acme/ledger/dependabot/alerts?severity=high,critical&state=open,fixed",
+                         timeout=10).json()
+    assert {(a["number"]) for a in severe} == {a.number for a in expected if a.severity in ("high", "critical")
+                                               and a.state in ("open", "fixed")}
+    closed = session.get(f"{server.github_url}/repos/acme/ledger/code-scanning/alerts?state=closed", timeout=10).json()
+    assert {a["state"] for a in closed} <= {"fixed", "dismissed"}

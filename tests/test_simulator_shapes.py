@@ -129,3 +129,70 @@ def test_nullable_conversion_accepts_null_and_rejects_wrong_types() -> None:
     jsonschema.validate(None, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(3, schema)
+
+
+def test_pull_request_commits_match_commit(schemas: dict, fetch, org: Org) -> None:
+    pr = next(pr for pr in org.pull_requests["acme/ledger"] if len(pr.commits) >= 2 and pr.merged)
+    page = fetch(f"/repos/acme/ledger/pulls/{pr.number}/commits")
+    assert [item["sha"] for item in page] == [commit.sha for commit in pr.commits]
+    assert page[-1]["sha"] == pr.head_sha and page[0]["parents"][0]["sha"] == pr.base_sha
+    validate(schemas, page, "commit", as_array=True)
+
+
+def test_pull_request_reviews_match_pull_request_review(schemas: dict, fetch, org: Org) -> None:
+    pr = next(pr for pr in org.pull_requests["acme/ledger"] if len(pr.reviews) >= 2)
+    page = fetch(f"/repos/acme/ledger/pulls/{pr.number}/reviews")
+    assert [item["state"] for item in page] == [review.state for review in pr.reviews]
+    validate(schemas, page, "pull-request-review", as_array=True)
+
+
+def test_releases_match_release(schemas: dict, fetch, org: Org) -> None:
+    page = fetch("/repos/acme/web-app/releases?per_page=100")
+    assert page and all(item["target_commitish"] in org.repository("acme/web-app").commit_shas() for item in page)
+    validate(schemas, page, "release", as_array=True)
+
+
+def test_issues_match_issue_with_and_without_pull_request(schemas: dict, fetch) -> None:
+    page = fetch("/repos/acme/web-app/issues?state=all&per_page=100&sort=created&direction=asc")
+    assert {"pull_request" in item for item in page} == {True, False}
+    validate(schemas, page, "issue", as_array=True)
+    incidents = fetch("/repos/acme/web-app/issues?state=all&labels=incident&per_page=100")
+    assert incidents and all("pull_request" not in item for item in incidents)
+    validate(schemas, incidents, "issue", as_array=True)
+
+
+def test_workflow_runs_jobs_and_artifacts_match_their_schemas(schemas: dict, fetch, org: Org) -> None:
+    listing = fetch("/repos/acme/ledger/actions/runs?per_page=50")
+    assert listing["total_count"] == len(org.workflow_runs["acme/ledger"]) and len(listing["workflow_runs"]) == 50
+    assert {run["event"] for run in listing["workflow_runs"]} == {"push", "pull_request"}
+    validate(schemas, listing["workflow_runs"], "workflow-run", as_array=True)
+    failed = next(run for run in org.workflow_runs["acme/ledger"] if run.conclusion == "failure")
+    jobs = fetch(f"/repos/acme/ledger/actions/runs/{failed.id}/jobs")
+    assert [job["conclusion"] for job in jobs["jobs"]] == ["success", "failure", "skipped"]
+    validate(schemas, jobs["jobs"], "job", as_array=True)
+    artifacts = fetch(f"/repos/acme/ledger/actions/runs/{failed.id}/artifacts")
+    assert [a["name"] for a in artifacts["artifacts"]] == ["coverage-report", "code-scanning-sarif"]
+    validate(schemas, artifacts["artifacts"], "artifact", as_array=True)
+
+
+def test_milestones_match_milestone(schemas: dict, fetch, org: Org) -> None:
+    page = fetch("/repos/acme/ledger/milestones?state=all")
+    assert {m["state"] for m in page} == {"open", "closed"} and len(page) == len(org.milestones["acme/ledger"])
+    assert all(m["closed_at"] for m in page if m["state"] == "closed")
+    validate(schemas, page, "milestone", as_array=True)
+
+
+def test_code_scanning_alerts_match_code_scanning_alert_items(schemas: dict, fetch, org: Org) -> None:
+    page = [alert for repo in org.repositories
+            for alert in fetch(f"/repos/{repo.full_name}/code-scanning/alerts?per_page=100")]
+    assert {a["state"] for a in page} == {"open", "fixed", "dismissed"}
+    assert all(a["fixed_at"] for a in page if a["state"] == "fixed")
+    validate(schemas, page, "code-scanning-alert-items", as_array=True)
+
+
+def test_dependabot_alerts_match_dependabot_alert(schemas: dict, fetch, org: Org) -> None:
+    page = [alert for repo in org.repositories
+            for alert in fetch(f"/repos/{repo.full_name}/dependabot/alerts?per_page=100")]
+    assert {a["state"] for a in page} >= {"open", "fixed", "dismissed"}
+    assert all(a["dismissed_at"] for a in page if a["state"] == "dismissed")
+    validate(schemas, page, "dependabot-alert", as_array=True)
