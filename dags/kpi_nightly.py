@@ -3,6 +3,16 @@
 Reads top to bottom like the data flow. The work lives in `kpi.pipeline`; this file only
 wires it, so parsing it does no I/O. Credentials come from the Airflow connection named
 in config/pipeline.yaml (github_default).
+
+Scope failures: `extract_repository` (one mapped task per repository) does not raise for a
+scope that fails for a known reason (permission, revoked token, retries exhausted,
+rate limit deferred, repository gone); it returns the scope's status instead, so one
+broken repository neither blocks the others' data nor burns Airflow retries on an error
+that retrying cannot fix. Every good scope is audited, loaded and published, and the last
+task, `check_scopes`, fails the run with a message naming the connection and each failed
+scope. (A failed mapped task alone would not do: its downstream tasks would be
+upstream_failed, dropping every other scope's data, and a DAG run's state follows its leaf
+tasks.) Unexpected errors (bugs) still fail the mapped task and get Airflow's retries.
 """
 
 from __future__ import annotations
@@ -61,17 +71,18 @@ def kpi_nightly():
         return plan(_config(), org_manifests)
 
     @task(map_index_template="{{ repository }}", max_active_tis_per_dag=4)
-    def extract_repository(scope: dict) -> list[str]:
+    def extract_repository(scope: dict) -> dict:
         from kpi.pipeline import extract_repository as extract
 
         get_current_context()["repository"] = scope["scope"]  # names the mapped task in the UI
         return extract(_config(), scope, _run_id(), _full_refresh())
 
     @task
-    def audit_batches(org_manifests: list[str], repository_manifests: list[list[str]]) -> list[str]:
+    def audit_batches(org_manifests: list[str], results: list[dict]) -> list[str]:
         from kpi.pipeline import audit_batches as audit
+        from kpi.pipeline import repository_manifests
 
-        return audit([*org_manifests, *(path for batch in repository_manifests for path in batch)])
+        return audit([*org_manifests, *repository_manifests(list(results))])
 
     @task(outlets=[RAW], retries=0)
     def load_raw(manifests: list[str]) -> dict:
@@ -97,13 +108,21 @@ def kpi_nightly():
 
         return publish_warehouse(_config(), _run_id())
 
+    @task(retries=0)
+    def check_scopes(results: list[dict]) -> dict:
+        """Fails the run, naming each failed scope, after the good scopes were published."""
+        from kpi.pipeline import check_scopes as check
+
+        return check(list(results))
+
     org_manifests = extract_orgs()
     extracted = extract_repository.expand(scope=plan_scopes(org_manifests))
     audited = audit_batches(org_manifests, extracted)
     loaded = load_raw(audited)
     built = dbt_build()
     checked = audit_marts()
-    loaded >> built >> checked >> publish()
+    published = publish()
+    loaded >> built >> checked >> published >> check_scopes(extracted)
 
 
 kpi_nightly()

@@ -104,6 +104,120 @@ RAW_SUITES: dict[str, RawSuite] = {
             _not_in_future("created_at", now),
         ],
     ),
+    "github__pull_request_reviews": RawSuite(
+        fields={"id": "id", "pull_request_id": "pull_request_id", "state": "state", "submitted_at": "submitted_at"},
+        timestamp_fields=("submitted_at",),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToNotBeNull(column="pull_request_id"),
+            E.ExpectColumnValuesToBeInSet(
+                column="state", value_set=["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"]
+            ),
+            _not_in_future("submitted_at", now),
+        ],
+    ),
+    "github__pull_request_commits": RawSuite(
+        fields={"sha": "sha", "pull_request_id": "pull_request_id"},
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="pull_request_id"),
+            E.ExpectColumnValuesToMatchRegex(column="sha", regex=r"^[0-9a-f]{40}$"),
+        ],
+    ),
+    "github__releases": RawSuite(
+        fields={"id": "id", "tag_name": "tag_name", "created_at": "created_at", "published_at": "published_at"},
+        timestamp_fields=("created_at", "published_at"),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToNotBeNull(column="tag_name"),
+            _not_in_future("created_at", now),
+            _not_in_future("published_at", now),
+        ],
+    ),
+    "github__milestones": RawSuite(
+        fields={"id": "id", "number": "number", "state": "state", "created_at": "created_at",
+                "closed_at": "closed_at"},
+        timestamp_fields=("created_at", "closed_at"),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToBeInSet(column="state", value_set=["open", "closed"]),
+            _ordered("created_at", "updated_at"),
+            _ordered("created_at", "closed_at"),
+        ],
+    ),
+    "github__issues": RawSuite(
+        fields={"id": "id", "number": "number", "state": "state", "created_at": "created_at",
+                "closed_at": "closed_at", "pull_request": "pull_request"},
+        timestamp_fields=("created_at", "closed_at"),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToNotBeNull(column="number"),
+            E.ExpectColumnValuesToBeInSet(column="state", value_set=["open", "closed"]),
+            E.ExpectColumnValuesToBeNull(column="pull_request"),  # pull requests are dropped
+            _ordered("created_at", "updated_at"),
+            _ordered("created_at", "closed_at"),
+            _not_in_future("created_at", now),
+        ],
+    ),
+    "github__workflow_runs": RawSuite(
+        fields={"id": "id", "status": "status", "conclusion": "conclusion", "run_updated_at": "updated_at"},
+        timestamp_fields=("run_updated_at",),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToBeInSet(
+                column="status",
+                value_set=["requested", "waiting", "pending", "queued", "in_progress", "completed"],
+            ),
+            E.ExpectColumnValuesToBeInSet(
+                column="conclusion",
+                value_set=["success", "failure", "neutral", "cancelled", "skipped", "timed_out",
+                           "action_required", "stale", "startup_failure"],
+            ),
+            # the envelope's updated_at is this stream's cursor, created_at
+            _ordered("updated_at", "run_updated_at"),
+        ],
+    ),
+    "github__workflow_jobs": RawSuite(
+        fields={"id": "id", "run_id": "run_id", "status": "status", "started_at": "started_at",
+                "completed_at": "completed_at"},
+        timestamp_fields=("started_at", "completed_at"),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToNotBeNull(column="run_id"),
+            E.ExpectColumnValuesToBeInSet(
+                column="status", value_set=["queued", "in_progress", "completed", "waiting", "requested", "pending"]
+            ),
+            _ordered("started_at", "completed_at"),
+        ],
+    ),
+    "github__workflow_artifacts": RawSuite(
+        fields={"id": "id", "name": "name", "size_in_bytes": "size_in_bytes", "run_id": "workflow_run.id"},
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToNotBeNull(column="name"),
+            E.ExpectColumnValuesToNotBeNull(column="run_id"),
+            E.ExpectColumnValuesToBeBetween(column="size_in_bytes", min_value=0),
+        ],
+    ),
+    "github__code_scanning_alerts": RawSuite(
+        fields={"number": "number", "state": "state", "created_at": "created_at"},
+        timestamp_fields=("created_at",),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="number"),
+            E.ExpectColumnValuesToBeInSet(column="state", value_set=["open", "dismissed", "fixed", "closed"]),
+            _ordered("created_at", "updated_at"),
+        ],
+    ),
+    "github__dependabot_alerts": RawSuite(
+        fields={"number": "number", "state": "state", "severity": "security_vulnerability.severity",
+                "created_at": "created_at"},
+        timestamp_fields=("created_at",),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="number"),
+            E.ExpectColumnValuesToBeInSet(column="state", value_set=["open", "dismissed", "fixed", "auto_dismissed"]),
+            E.ExpectColumnValuesToBeInSet(column="severity", value_set=["low", "medium", "high", "critical"]),
+            _ordered("created_at", "updated_at"),
+        ],
+    ),
 }
 
 

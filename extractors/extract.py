@@ -4,6 +4,21 @@ Landing layout: ``<landing_dir>/<run_id>/<stream>/<scope with / as __>.jsonl`` p
 ``.manifest.json`` next to it. Each line: ``{"record_key", "scope", "updated_at",
 "payload"}`` where ``updated_at`` is the record's cursor value. Files are written under a
 temporary name and renamed, so a batch that exists is a complete batch.
+
+Pages are streamed to the batch file as they arrive; only each record's key and cursor
+(for de-duplication) and the few parent fields child streams need stay in memory, so a
+scope of any size extracts in bounded memory.
+
+A scope is all or nothing: when any stream of it fails (rate limit deferred, permission,
+retries exhausted), the batches already written for that scope in this run are removed,
+so nothing partial is loaded and the next run resumes from the stored state.
+
+Conditional requests: the first page of each top-level stream is requested with
+`If-None-Match` when the previous run stored a validator for exactly that URL. A 304 lands
+an empty, complete batch that keeps the watermark. A validator is stored (by the loader,
+in the load transaction) only when an unchanged first page proves the scope unchanged:
+the stream is sorted by update time (`first_page_reflects_changes`), or the first page was
+the whole read.
 """
 
 from __future__ import annotations
@@ -16,8 +31,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from extractors.errors import ExtractError
-from extractors.http import HttpClient
+import requests
+
+from extractors.errors import ExtractError, HttpError, PermissionDenied
+from extractors.http import HttpClient, Page
 from extractors.streams.base import Stream
 
 log = logging.getLogger("extractors.extract")
@@ -35,6 +52,9 @@ class BatchManifest:
     extracted_at: str  # ISO 8601, UTC
     requests: int
     complete: bool
+    etag: str | None = None  # first-page validator the next run may send (None: not trusted)
+    etag_url: str | None = None  # the exact URL that validator belongs to
+    not_modified: bool = False  # the scope answered 304: unchanged since the previous run
 
     @property
     def manifest_path(self) -> Path:
@@ -75,6 +95,14 @@ def scope_variables(stream: Stream, scope: str) -> dict[str, str]:
     return {"org": owner, "owner": owner, "repo": repo}
 
 
+class RepositoryNotFound(ExtractError):
+    """The repository answers 404 (deleted, or never visible to this token)."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        super().__init__(f"repository {scope} not found (404): deleted, or not visible to this token")
+
+
 def order_parents_first(streams: Sequence[Stream]) -> list[Stream]:
     by_name = {stream.name: stream for stream in streams}
     ordered: list[Stream] = []
@@ -99,37 +127,96 @@ def order_parents_first(streams: Sequence[Stream]) -> list[Stream]:
     return ordered
 
 
-class _Batch:
-    """Records of one stream+scope, deduplicated by key keeping the newest cursor."""
 
-    def __init__(self, stream: Stream, scope: str) -> None:
+class _BatchWriter:
+    """Streams one stream+scope batch to a temporary file, de-duplicating by record key.
+
+    A record seen twice (it moved between pages while we paged) keeps its newest version:
+    the older line is marked superseded and dropped when the file is finalised.
+    """
+
+    def __init__(self, stream: Stream, scope: str, path: Path) -> None:
         self.stream = stream
         self.scope = scope
-        self.lines: dict[str, dict[str, Any]] = {}
-        self._cursors: dict[str, datetime | None] = {}
+        self.path = path
+        self.tmp_path = path.with_name(f".{path.name}.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self.tmp_path, "w", encoding="utf-8")
+        self._cursors: dict[str, tuple[datetime | None, int]] = {}  # key -> (cursor, line index)
+        self._superseded: set[int] = set()
+        self._lines = 0
         self.max_cursor: tuple[datetime, str] | None = None
 
-    def add(self, payload: dict[str, Any], extra_fields: Mapping[str, Any]) -> None:
+    @property
+    def records(self) -> int:
+        return len(self._cursors)
+
+    def add(self, payload: Mapping[str, Any], extra_fields: Mapping[str, Any]) -> str | None:
+        """Write the record; returns its key, or None when an equal-or-newer version was kept."""
         stream = self.stream
-        key = stream.record_key(payload)
+        merged = {**payload, **extra_fields}
+        key = stream.record_key(merged, self.scope)
         cursor_raw = payload.get(stream.cursor_field) if stream.cursor_field else None
         cursor = parse_cursor(cursor_raw)
-        if key in self.lines:
-            kept = self._cursors[key]
-            # A record seen twice (it moved between pages while we paged): keep the newer.
+        known = self._cursors.get(key)
+        if known is not None:
+            kept = known[0]
             if kept is not None and (cursor is None or cursor < kept):
-                return
+                return None
+            self._superseded.add(known[1])
         projected = stream.project(payload)
         projected.update(extra_fields)
-        self.lines[key] = {
-            "record_key": key,
-            "scope": self.scope,
-            "updated_at": cursor_raw,
-            "payload": projected,
-        }
-        self._cursors[key] = cursor
+        line = {"record_key": key, "scope": self.scope, "updated_at": cursor_raw, "payload": projected}
+        # sort_keys: the same payload always serialises to the same bytes, which the loader's
+        # "update only when the payload changed" comparison relies on.
+        self._handle.write(json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n")
+        self._cursors[key] = (cursor, self._lines)
+        self._lines += 1
         if cursor is not None and (self.max_cursor is None or cursor > self.max_cursor[0]):
             self.max_cursor = (cursor, str(cursor_raw))
+        return key
+
+    def finish(self) -> None:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        if self._superseded:
+            compacted = self.tmp_path.with_name(self.tmp_path.name + ".compact")
+            with open(self.tmp_path, encoding="utf-8") as source, open(compacted, "w", encoding="utf-8") as target:
+                for index, line in enumerate(source):
+                    if index not in self._superseded:
+                        target.write(line)
+                target.flush()
+                os.fsync(target.fileno())
+            os.replace(compacted, self.tmp_path)
+        os.replace(self.tmp_path, self.path)
+
+    def abort(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+        for leftover in (self.tmp_path, self.tmp_path.with_name(self.tmp_path.name + ".compact")):
+            leftover.unlink(missing_ok=True)
+
+
+def batch_path_for(landing_dir: Path, run_id: str, stream: str, scope: str) -> Path:
+    return Path(landing_dir) / run_id / stream / f"{scope.replace('/', '__')}.jsonl"
+
+
+def _request_url(client: HttpClient, path: str, params: Mapping[str, Any]) -> str:
+    """The exact first-page URL (what a validator is stored for)."""
+    return requests.Request("GET", client.resolve(path), params=dict(params)).prepare().url or ""
+
+
+class _StreamRead:
+    """What one stream's read observed beyond its records (pages, first-page validator)."""
+
+    def __init__(self) -> None:
+        self.pages = 0
+        self.first_page_etag: str | None = None
+        self.first_page_url: str | None = None
+        self.first_page_has_next = False
+        self.stopped_on_first_page = False
+        self.not_modified = False
 
 
 def extract_scope(
@@ -143,37 +230,160 @@ def extract_scope(
     overlap: timedelta = timedelta(hours=72),
     full_refresh: bool = False,
     now: datetime | None = None,
+    validators: Mapping[str, Mapping[str, str | None]] | None = None,
+    detail_horizon: timedelta | None = None,
 ) -> list[BatchManifest]:
     """Extract every stream for `scope` (parents first) into landing batches.
 
-    `watermarks` maps stream name -> the cursor stored for this scope (None: first run).
+    `watermarks` maps stream name -> the cursor stored for this scope (None: first run);
+    `validators` maps stream name -> {"etag", "url"} stored by the previous load.
+    `detail_horizon`: child streams declared `bounded_backfill` are read only for parents
+    whose cursor is within this of the newest parent (None or full_refresh: all parents).
+    All or nothing: on any failure the scope's batches of this run are removed.
     """
     extracted_at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
-    parent_records: dict[str, list[dict[str, Any]]] = {}
+    ordered = order_parents_first(streams)
+    needed: dict[str, set[str]] = {}
+    for stream in ordered:
+        if stream.parent:
+            needed.setdefault(stream.parent, set()).update(stream.parent_key_fields.values())
+    # Parent stream -> record key -> the fields its children need (not whole payloads).
+    parent_values: dict[str, dict[str, dict[str, Any]]] = {}
     manifests: list[BatchManifest] = []
-    for stream in order_parents_first(streams):
-        previous = None if full_refresh else watermarks.get(stream.name)
-        requests_before = client.request_count
-        batch = _Batch(stream, scope)
-        raw_records: list[dict[str, Any]] = []
-        for payload, extra in _read_stream(client, stream, scope, previous, overlap, parent_records):
-            batch.add(payload, extra)
-            raw_records.append(payload)
-        parent_records[stream.name] = raw_records
-        manifest = _write_batch(
-            batch,
-            run_id=run_id,
-            landing_dir=landing_dir,
-            previous_cursor=watermarks.get(stream.name),
-            extracted_at=extracted_at,
-            requests=client.request_count - requests_before,
-        )
-        log.info(
-            "extracted %s for %s: %d records in %d requests",
-            stream.name, scope, manifest.records, manifest.requests,
-        )
-        manifests.append(manifest)
+    writer: _BatchWriter | None = None
+    try:
+        for stream in ordered:
+            previous = None if full_refresh else watermarks.get(stream.name)
+            validator = None if full_refresh or stream.parent else (validators or {}).get(stream.name)
+            requests_before = client.request_count
+            path = batch_path_for(landing_dir, run_id, stream.name, scope)
+            writer = _BatchWriter(stream, scope, path)
+            read = _StreamRead()
+            keep = needed.get(stream.name)
+            values: dict[str, dict[str, Any]] = {}
+            try:
+                for payload, extra in _read_stream(client, stream, scope, previous, overlap, parent_values,
+                                                   validator, read):
+                    key = writer.add(payload, extra)
+                    if keep and key is not None:
+                        values[key] = {name: payload.get(name) for name in keep}
+                        values[key][_CURSOR] = parse_cursor(payload.get(stream.cursor_field)) if stream.cursor_field else None
+            except (HttpError, PermissionDenied) as error:
+                if not _stream_unavailable(client, stream, scope, error):
+                    raise
+                writer.abort()
+                writer = None
+                parent_values[stream.name] = {}
+                continue
+            if keep is not None:
+                parent_values[stream.name] = values
+                if detail_horizon is not None and not full_refresh:
+                    parent_values[stream.name + _WITHIN_HORIZON] = _within(values, detail_horizon)
+            writer.finish()
+            manifest = _manifest_for(
+                writer, stream, read, run_id=run_id, extracted_at=extracted_at,
+                previous_cursor=watermarks.get(stream.name), validator=validator,
+                requests=client.request_count - requests_before,
+            )
+            writer = None
+            log.info(
+                "extracted %s for %s: %d records in %d requests%s",
+                stream.name, scope, manifest.records, manifest.requests,
+                " (304 not modified)" if manifest.not_modified else "",
+            )
+            manifests.append(manifest)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        for manifest in manifests:
+            Path(manifest.path).unlink(missing_ok=True)
+            manifest.manifest_path.unlink(missing_ok=True)
+        raise
     return manifests
+
+
+_CURSOR = "\x00cursor"
+_WITHIN_HORIZON = "\x00within-horizon"
+
+
+def _within(values: Mapping[str, Mapping[str, Any]], horizon: timedelta) -> dict[str, Mapping[str, Any]]:
+    cursors = [value[_CURSOR] for value in values.values() if value.get(_CURSOR) is not None]
+    if not cursors:
+        return dict(values)
+    floor = max(cursors) - horizon
+    return {key: value for key, value in values.items() if value.get(_CURSOR) is None or value[_CURSOR] >= floor}
+
+
+def _stream_unavailable(client: HttpClient, stream: Stream, scope: str, error: HttpError) -> bool:
+    """True when a stream's 404/403 means "not available here" (skip it with a warning).
+
+    A 404 from a top-level repository stream is checked against the repository itself: when
+    that is gone too, RepositoryNotFound is raised so the caller skips the whole scope.
+    A 403 is a permission failure (raised by the caller) unless GitHub says the feature is
+    disabled (Dependabot or code scanning not enabled for the repository).
+    """
+    if error.status == 403:
+        text = (error.message or "").lower()
+        if "disabled" in text or "not enabled" in text or "no analysis" in text:
+            log.warning("%s unavailable for repository %s (HTTP 403: %s); skipped", stream.name, scope, error.message)
+            return True
+        return False
+    if error.status != 404:
+        return False
+    if stream.scope == "repository":
+        try:
+            client.get(f"/repos/{scope}")
+        except HttpError as probe:
+            if probe.status == 404:
+                log.warning("repository %s not found (404): deleted or not visible; skipping it", scope)
+                raise RepositoryNotFound(scope) from None
+            raise
+    log.warning("%s unavailable for %s (HTTP 404 at %s); skipped", stream.name, scope, error.url)
+    return True
+
+
+def _manifest_for(
+    writer: _BatchWriter,
+    stream: Stream,
+    read: _StreamRead,
+    *,
+    run_id: str,
+    extracted_at: str,
+    previous_cursor: str | None,
+    validator: Mapping[str, str | None] | None,
+    requests: int,
+) -> BatchManifest:
+    new_cursor = previous_cursor
+    if writer.max_cursor is not None:
+        previous = parse_cursor(previous_cursor)
+        if previous is None or writer.max_cursor[0] > previous:
+            new_cursor = writer.max_cursor[1]
+    etag = etag_url = None
+    if stream.parent is None:
+        if read.not_modified and validator:
+            etag, etag_url = validator.get("etag"), validator.get("url")
+        elif read.first_page_etag and (
+            stream.first_page_reflects_changes
+            or (read.pages == 1 and (not read.first_page_has_next or read.stopped_on_first_page))
+        ):
+            etag, etag_url = read.first_page_etag, read.first_page_url
+    manifest = BatchManifest(
+        stream=stream.name,
+        scope=writer.scope,
+        run_id=run_id,
+        path=str(writer.path),
+        records=writer.records,
+        previous_cursor=previous_cursor,
+        new_cursor=new_cursor,
+        extracted_at=extracted_at,
+        requests=requests,
+        complete=True,
+        etag=etag,
+        etag_url=etag_url,
+        not_modified=read.not_modified,
+    )
+    _atomic_write(manifest.manifest_path, manifest.to_json() + "\n")
+    return manifest
 
 
 def _read_stream(
@@ -182,17 +392,29 @@ def _read_stream(
     scope: str,
     watermark: str | None,
     overlap: timedelta,
-    parent_records: Mapping[str, list[dict[str, Any]]],
+    parent_values: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    validator: Mapping[str, str | None] | None,
+    read: _StreamRead,
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """Yield (record, fields to add) for the stream, honouring its replication mode."""
     variables = scope_variables(stream, scope)
     if stream.parent is None:
-        yield from ((record, {}) for record in _read_path(client, stream, variables, watermark, overlap))
+        for record in _read_path(client, stream, variables, watermark, overlap, validator, read):
+            yield record, {}
         return
-    for parent in parent_records[stream.parent]:
+    source = stream.parent
+    if stream.bounded_backfill and stream.parent + _WITHIN_HORIZON in parent_values:
+        source = stream.parent + _WITHIN_HORIZON
+    for parent in parent_values.get(source, {}).values():
         child_fields = {name: parent[source] for name, source in stream.parent_key_fields.items()}
-        for record in _read_path(client, stream, {**variables, **child_fields}, watermark, overlap):
-            yield record, child_fields
+        try:
+            for record in _read_path(client, stream, {**variables, **child_fields}, None, overlap, None, read):
+                yield record, child_fields
+        except HttpError as error:
+            if error.status != 404:
+                raise
+            # The parent vanished between its listing and this read (or was never visible).
+            log.warning("%s: %s answered 404 for %s; skipped", stream.name, error.url, scope)
 
 
 def _read_path(
@@ -201,70 +423,79 @@ def _read_path(
     variables: Mapping[str, Any],
     watermark: str | None,
     overlap: timedelta,
+    validator: Mapping[str, str | None] | None,
+    read: _StreamRead,
 ) -> Iterator[dict[str, Any]]:
     try:
         path = stream.path.format(**variables)
     except KeyError as missing:
         raise ExtractError(f"{stream.name}: no value for path placeholder {missing}") from None
+    params = dict(stream.params)
     bound = None
-    if stream.replication == "sorted_desc" and watermark:
-        bound = parse_cursor(watermark) - overlap
+    if watermark:
+        since = parse_cursor(watermark) - overlap
+        if stream.replication == "sorted_desc":
+            bound = since
+        params.update(stream.incremental_query(since.astimezone(timezone.utc)))
+    url = _request_url(client, path, params) if stream.parent is None else None
+    etag = validator.get("etag") if validator and validator.get("url") == url else None
     pages = client.paginate(
-        path, stream.params, records_path=stream.records_path, paginator=stream.paginator
+        path, params, records_path=stream.records_path, paginator=stream.paginator, etag=etag
     )
+    first = True
     for page in pages:
+        read.pages += 1
+        if first and stream.parent is None:
+            read.first_page_url = url
+            read.first_page_etag = page.etag or etag
+            read.first_page_has_next = page.has_next
+            read.not_modified = page.not_modified
+        kept = [record for record in page.records if stream.keeps(record)]
         if bound is None:
-            yield from page.records
+            yield from kept
+            first = False
             continue
-        fresh = [r for r in page.records if _cursor_at_least(r, stream.cursor_field, bound)]
+        fresh = [r for r in kept if _cursor_at_least(r, stream.cursor_field, bound)]
         yield from fresh
-        if page.records and not fresh:
-            # Sorted newest first: a page entirely older than the bound ends the read.
+        # Sorted newest first: once a record is older than the bound, so is everything after.
+        if any(not _cursor_at_least(r, stream.cursor_field, bound) for r in page.records):
+            if first and stream.parent is None:
+                read.stopped_on_first_page = True
             break
+        first = False
+    if stream.replication == "sorted_desc" and stream.parent is None and read.pages > 1 and read.first_page_etag:
+        yield from _recheck_head(client, stream, path, params, read)
+
+
+def _recheck_head(
+    client: HttpClient, stream: Stream, path: str, params: Mapping[str, Any], read: _StreamRead
+) -> Iterator[dict[str, Any]]:
+    """Records updated while we paged jump to the first page, which we had already read.
+
+    Ask for the first page again, conditionally (a 304 costs no rate limit): when it changed,
+    take its records (the batch keeps the newest version of each) and ask again, a few times.
+    """
+    for _ in range(3):
+        pages = client.paginate(path, params, records_path=stream.records_path,
+                                paginator=stream.paginator, etag=read.first_page_etag)
+        try:
+            page: Page = next(iter(pages))
+        except (HttpError, ExtractError) as error:
+            # The records read are complete as of when we read them; the next run's overlap
+            # catches what moved. Not worth failing the scope over.
+            log.warning("%s: re-check of the first page failed (%s); continuing", stream.name, error)
+            return
+        read.pages += 1
+        if page.not_modified:
+            return
+        log.info("%s: first page changed while paging; re-reading it", stream.name)
+        read.first_page_etag = page.etag
+        yield from (record for record in page.records if stream.keeps(record))
 
 
 def _cursor_at_least(record: Mapping[str, Any], cursor_field: str | None, bound: datetime) -> bool:
     cursor = parse_cursor(record.get(cursor_field)) if cursor_field else None
     return cursor is None or cursor >= bound  # unknown cursor: keep rather than lose
-
-
-def _write_batch(
-    batch: _Batch,
-    *,
-    run_id: str,
-    landing_dir: Path,
-    previous_cursor: str | None,
-    extracted_at: str,
-    requests: int,
-) -> BatchManifest:
-    stream_dir = Path(landing_dir) / run_id / batch.stream.name
-    stream_dir.mkdir(parents=True, exist_ok=True)
-    batch_path = stream_dir / f"{batch.scope.replace('/', '__')}.jsonl"
-
-    new_cursor = previous_cursor
-    if batch.max_cursor is not None:
-        previous = parse_cursor(previous_cursor)
-        if previous is None or batch.max_cursor[0] > previous:
-            new_cursor = batch.max_cursor[1]
-
-    # sort_keys: the same payload always serialises to the same bytes, which the loader's
-    # "update only when the payload changed" comparison relies on.
-    lines = (json.dumps(line, sort_keys=True, separators=(",", ":")) for line in batch.lines.values())
-    _atomic_write(batch_path, "".join(f"{line}\n" for line in lines))
-    manifest = BatchManifest(
-        stream=batch.stream.name,
-        scope=batch.scope,
-        run_id=run_id,
-        path=str(batch_path),
-        records=len(batch.lines),
-        previous_cursor=previous_cursor,
-        new_cursor=new_cursor,
-        extracted_at=extracted_at,
-        requests=requests,
-        complete=True,
-    )
-    _atomic_write(manifest.manifest_path, manifest.to_json() + "\n")
-    return manifest
 
 
 def _atomic_write(path: Path, text: str) -> None:

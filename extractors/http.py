@@ -1,8 +1,10 @@
 """The one HTTP client every extractor uses: auth, retries, rate limits, pagination.
 
 Streams never talk HTTP themselves; they declare a path and a paginator and this module
-does the looping. The token lives only in the session headers: it is never logged, put in
-an exception or shown by repr().
+does the looping. Tokens live in an `extractors.auth.Credentials` object and are only put
+in each request's Authorization header: never logged, put in an exception or shown by
+repr(). `requests` follows redirects (GitHub answers renamed repositories with 301) and
+keeps the Authorization header only when the redirect stays on the same origin.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import requests
 
+from extractors.auth import Credentials, credentials_from
 from extractors.errors import (
     AuthenticationError,
     ExtractError,
@@ -49,6 +52,15 @@ class Page:
     records: list[dict]
     response: requests.Response = field(repr=False)
     url: str = ""
+    not_modified: bool = False  # 304 to a conditional request: the listing is unchanged
+
+    @property
+    def etag(self) -> str | None:
+        return self.response.headers.get("ETag")
+
+    @property
+    def has_next(self) -> bool:
+        return bool(self.response.links.get("next"))
 
 
 class _Retry(Exception):
@@ -76,7 +88,7 @@ class HttpClient:
     def __init__(
         self,
         base_url: str,
-        token: str | None,
+        token: "str | Sequence[str] | Credentials | None",
         *,
         auth_scheme: str = "Bearer",
         max_retries: int = 5,
@@ -101,15 +113,13 @@ class HttpClient:
         self._sleep = sleep
         self._clock = clock
         self._random = random.Random()
-        # Epoch seconds before which we must not send (primary limit hit on a success).
-        self._paused_until: float | None = None
+        self.credentials = credentials_from(token, auth_scheme, clock)
+        self.not_modified_count = 0
         self._session = requests.Session()
         self._session.headers["User-Agent"] = user_agent
         self._session.headers["Accept"] = "application/json"
         if extra_headers:
             self._session.headers.update(extra_headers)
-        if token:
-            self._session.headers["Authorization"] = f"{auth_scheme} {token}"
 
     def __repr__(self) -> str:  # no headers: the token must not leak through repr
         return f"HttpClient(base_url={self.base_url!r})"
@@ -135,23 +145,24 @@ class HttpClient:
 
     # -- single request ---------------------------------------------------------------
 
-    def get(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> requests.Response:
-        response, _ = self._get_json(path_or_url, params)
+    def get(self, path_or_url: str, params: Mapping[str, Any] | None = None,
+            headers: Mapping[str, str] | None = None) -> requests.Response:
+        response, _ = self._get_json(path_or_url, params, headers)
         return response
 
     def get_json(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> Any:
         return self._get_json(path_or_url, params)[1]
 
     def _get_json(
-        self, path_or_url: str, params: Mapping[str, Any] | None
+        self, path_or_url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None = None
     ) -> tuple[requests.Response, Any]:
         url = self.resolve(path_or_url)
         attempts = self.max_retries + 1
         last_reason = ""
         for attempt in range(attempts):
-            self._wait_for_primary_reset(url)
+            slot = self._wait_for_budget(url)
             try:
-                return self._attempt(url, params)
+                return self._attempt(url, params, headers, slot)
             except _Retry as retry:
                 last_reason = retry.reason
                 if attempt == attempts - 1:
@@ -164,16 +175,26 @@ class HttpClient:
                 self._sleep(delay)
         raise RetriesExhausted(url, attempts, last_reason)
 
-    def _attempt(self, url: str, params: Mapping[str, Any] | None) -> tuple[requests.Response, Any]:
+    def _attempt(
+        self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None, slot: int
+    ) -> tuple[requests.Response, Any]:
+        request_headers = dict(headers or {})
+        authorization = self.credentials.header(slot)
+        if authorization:
+            # Per request, not on the session: requests drops it on a cross-origin redirect.
+            request_headers["Authorization"] = authorization
         self.request_count += 1
         try:
-            response = self._session.get(url, params=params, timeout=self.timeout)
+            response = self._session.get(url, params=params, headers=request_headers, timeout=self.timeout)
         except _TRANSIENT_EXCEPTIONS as exc:
-            raise _Retry(f"{type(exc).__name__}: {exc}") from None
+            raise _Retry(f"{type(exc).__name__}: {_redact(str(exc))}") from None
 
         status = response.status_code
+        self.credentials.note(slot, response)
+        if status == 304:
+            self.not_modified_count += 1
+            return response, None
         if status < 400:
-            self._note_remaining(response)
             try:
                 payload = response.json() if response.content.strip() else None
             except (ValueError, json.JSONDecodeError):
@@ -182,7 +203,7 @@ class HttpClient:
         if status == 401:
             raise AuthenticationError(status, url, "check the token")
         if status in (403, 429):
-            self._handle_rate_limit(response, url)  # raises _Retry when it is a limit
+            self._handle_rate_limit(response, url, slot)  # raises _Retry when it is a limit
             if status == 403:
                 raise PermissionDenied(status, url, _short_message(response))
             raise _Retry("429 Too Many Requests without rate-limit headers")
@@ -197,7 +218,7 @@ class HttpClient:
 
     # -- rate limits ------------------------------------------------------------------
 
-    def _handle_rate_limit(self, response: requests.Response, url: str) -> None:
+    def _handle_rate_limit(self, response: requests.Response, url: str, slot: int) -> None:
         headers = response.headers
         retry_after = headers.get("Retry-After")
         if retry_after is not None:
@@ -210,23 +231,24 @@ class HttpClient:
             reset_header = headers.get("X-RateLimit-Reset")
             # Without a reset time GitHub advises waiting at least a minute (59 + 1 s).
             reset = _epoch_seconds(reset_header) if reset_header else self._clock() + 59
+            self.credentials.exhaust(slot, reset)
+            if self.credentials.choose() is not None:  # another token still has budget
+                raise _Retry(f"primary rate limit exhausted (HTTP {response.status_code}); switching token", 0.0)
             wait = self._wait_or_defer(reset, url)
             raise _Retry(f"primary rate limit exhausted (HTTP {response.status_code})", wait)
 
-    def _note_remaining(self, response: requests.Response) -> None:
-        """A success that used the last request of the window pauses the next one."""
-        headers = response.headers
-        if headers.get("X-RateLimit-Remaining") == "0" and headers.get("X-RateLimit-Reset"):
-            self._paused_until = _epoch_seconds(headers["X-RateLimit-Reset"])
-
-    def _wait_for_primary_reset(self, url: str) -> None:
-        if self._paused_until is None:
-            return
-        reset, self._paused_until = self._paused_until, None
-        wait = self._wait_or_defer(reset, url)
-        if wait > 0:
+    def _wait_for_budget(self, url: str) -> int:
+        """The credential slot for the next request; waits (or defers) while every token is spent."""
+        while True:
+            slot = self.credentials.choose()
+            if slot is not None:
+                return slot
+            reset = self.credentials.earliest_reset()
+            if reset is None:  # pragma: no cover - choose() found nothing but nothing is spent
+                return 0
+            wait = self._wait_or_defer(reset, url)
             log.warning("rate limit remaining is 0; waiting %.1fs before %s", wait, url)
-            self._sleep(wait)
+            self._sleep(max(wait, 0.001))
 
     def _wait_or_defer(self, reset_epoch: float, url: str) -> float:
         wait = max(reset_epoch + 1.0 - self._clock(), 0.0)  # +1 s: reset is whole seconds
@@ -245,11 +267,13 @@ class HttpClient:
         *,
         records_path: str | None = None,
         paginator: Paginator | None = None,
+        etag: str | None = None,
     ) -> Iterator[Page]:
         """Yield pages until the paginator finds no next request.
 
         The caller may stop iterating early (incremental streams do); no further request is
-        sent then.
+        sent then. With `etag`, the first request is conditional (`If-None-Match`); a 304
+        yields one empty page with `not_modified=True` and ends the listing.
         """
         paginator = paginator or LinkHeaderPaginator()
         request: PageRequest | None = PageRequest(path, dict(params or {}))
@@ -261,7 +285,11 @@ class HttpClient:
             if signature in seen:  # a server that links a page to itself would loop forever
                 raise ExtractError(f"pagination loop detected at {url}")
             seen.add(signature)
-            response, payload = self._get_json(url, request.params)
+            headers = {"If-None-Match": etag} if etag and len(seen) == 1 else None
+            response, payload = self._get_json(url, request.params, headers)
+            if response.status_code == 304:
+                yield Page(records=[], response=response, url=response.url, not_modified=True)
+                return
             records = extract_records(payload, records_path, url)
             yield Page(records=records, response=response, url=response.url)
             request = paginator.next_request(request, response, records)
@@ -283,6 +311,13 @@ def extract_records(payload: Any, records_path: str | None, url: str) -> list[di
             + ("" if records_path else " (declare records_path for wrapped listings)")
         )
     return node
+
+
+def _redact(text: str) -> str:
+    """Exception texts of urllib3 can quote request headers; never let a token through."""
+    import re
+
+    return re.sub(r"(?i)(bearer|token)\s+[A-Za-z0-9_\-.]+", r"\1 ***", text)
 
 
 def _short_message(response: requests.Response) -> str:

@@ -1,7 +1,13 @@
 """Merge landing batches into DuckDB raw tables and advance watermarks, atomically.
 
-One `load()` call is one transaction: every batch is merged and every watermark moved, or
-nothing is. Rows are only rewritten when their payload changed, so reloading the same
+One `load()` call is one transaction: every batch is merged and every watermark and HTTP
+validator moved, or nothing is.
+
+HTTP validators (the first-page ETag per stream and scope, with the URL it belongs to) live
+in `ops.http_validators`, not in `raw._stream_state`: they are a cache of the source's
+responses, which legitimately changes when the request URL changes (the first incremental
+read after a full sync) although no data changed, so keeping them out of `raw` keeps the
+guarantee "re-running the same window leaves every raw table identical". Rows are only rewritten when their payload changed, so reloading the same
 window leaves the raw tables byte-identical. DuckDB allows a single writer per file, so a
 connection is opened per call and closed right after.
 """
@@ -43,6 +49,17 @@ CREATE TABLE IF NOT EXISTS raw._load_log (
     updated BIGINT NOT NULL,
     unchanged BIGINT NOT NULL,
     loaded_at TIMESTAMPTZ NOT NULL
+)"""
+
+_VALIDATORS_DDL = """
+CREATE TABLE IF NOT EXISTS ops.http_validators (
+    stream VARCHAR NOT NULL,
+    scope VARCHAR NOT NULL,
+    url VARCHAR NOT NULL,
+    etag VARCHAR NOT NULL,
+    stored_at TIMESTAMPTZ NOT NULL,
+    run_id VARCHAR NOT NULL,
+    PRIMARY KEY (stream, scope)
 )"""
 
 _RAW_TABLE_DDL = """
@@ -136,8 +153,13 @@ def _table_name(name: str) -> str:
 
 
 class WarehouseLoader:
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, memory_limit: str | None = None) -> None:
         self.db_path = Path(db_path)
+        # Bounded memory whatever the batch volume: DuckDB spills to disk beyond it.
+        self.memory_limit = memory_limit or os.environ.get("KPI_LOADER_MEMORY_LIMIT", "256MB")
+
+    def _duckdb_config(self) -> dict[str, str]:
+        return {"memory_limit": self.memory_limit, "preserve_insertion_order": "false"}
 
     def read_watermarks(self) -> dict[tuple[str, str], str]:
         """(stream, scope) -> cursor; {} when the database or state table does not exist."""
@@ -156,16 +178,32 @@ class WarehouseLoader:
             ).fetchall()
         return {(stream, scope): cursor for stream, scope, cursor in rows}
 
+    def read_validators(self) -> dict[tuple[str, str], dict[str, str]]:
+        """(stream, scope) -> {"etag", "url"}; {} when nothing was stored yet."""
+        if not self.db_path.exists():
+            return {}
+        with duckdb.connect(str(self.db_path), read_only=True) as con:
+            exists = con.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = 'ops' AND table_name = 'http_validators'"
+            ).fetchone()[0]
+            if not exists:
+                return {}
+            rows = con.execute("SELECT stream, scope, etag, url FROM ops.http_validators").fetchall()
+        return {(stream, scope): {"etag": etag, "url": url} for stream, scope, etag, url in rows}
+
     def load(self, manifests: Sequence[BatchManifest]) -> LoadReport:
         report = LoadReport()
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        with duckdb.connect(str(self.db_path)) as con:
+        with duckdb.connect(str(self.db_path), config=self._duckdb_config()) as con:
             con.execute("BEGIN TRANSACTION")
             current_path = ""
             try:
                 con.execute("CREATE SCHEMA IF NOT EXISTS raw")
                 con.execute(_STATE_DDL)
                 con.execute(_LOAD_LOG_DDL)
+                con.execute("CREATE SCHEMA IF NOT EXISTS ops")
+                con.execute(_VALIDATORS_DDL)
                 for manifest in manifests:
                     current_path = manifest.path
                     report.batches.append(self._merge_batch(con, manifest))
@@ -215,6 +253,7 @@ class WarehouseLoader:
                 """,
                 [manifest.stream, manifest.scope, cursor_after, manifest.run_id],
             )
+        self._store_validator(con, manifest)
         con.execute(
             "INSERT INTO raw._load_log VALUES (?, ?, ?, ?, ?, ?, now())",
             [manifest.run_id, manifest.stream, manifest.scope, inserted, updated, unchanged],
@@ -228,6 +267,31 @@ class WarehouseLoader:
             unchanged=unchanged,
             cursor_before=cursor_before,
             cursor_after=cursor_after,
+        )
+
+    @staticmethod
+    def _store_validator(con: duckdb.DuckDBPyConnection, manifest: BatchManifest) -> None:
+        """Keep the first-page ETag the extractor trusted for this scope (or forget a stale one)."""
+        row = con.execute(
+            "SELECT etag, url FROM ops.http_validators WHERE stream = ? AND scope = ?",
+            [manifest.stream, manifest.scope],
+        ).fetchone()
+        wanted = (manifest.etag, manifest.etag_url) if manifest.etag and manifest.etag_url else None
+        if (tuple(row) if row else None) == wanted:
+            return
+        if wanted is None:
+            con.execute("DELETE FROM ops.http_validators WHERE stream = ? AND scope = ?",
+                        [manifest.stream, manifest.scope])
+            return
+        con.execute(
+            """
+            INSERT INTO ops.http_validators (stream, scope, url, etag, stored_at, run_id)
+            VALUES (?, ?, ?, ?, now(), ?)
+            ON CONFLICT (stream, scope) DO UPDATE SET
+                url = excluded.url, etag = excluded.etag,
+                stored_at = excluded.stored_at, run_id = excluded.run_id
+            """,
+            [manifest.stream, manifest.scope, wanted[1], wanted[0], manifest.run_id],
         )
 
     @staticmethod

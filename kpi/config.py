@@ -51,6 +51,11 @@ class GitHubSource(_Strict):
     repositories: list[Annotated[str, Field(pattern=rf"^{_NAME}/{_NAME}$")]] = Field(default_factory=list)
     overlap_hours: float = Field(default=72, ge=0, description="re-read window behind the watermark")
     max_rate_limit_wait_seconds: float = Field(default=900, ge=0)
+    detail_backfill_days: float | None = Field(
+        default=14, gt=0,
+        description="first sync: read reviews, PR commits, job and artifact lists (one request per parent) only for "
+                    "parents active in the last N days of each repository; null = all (full_refresh always reads all)",
+    )
     allow_insecure_http: bool = Field(default=False, description="permit http:// to a non-loopback host")
 
     @field_validator("base_url")

@@ -6,8 +6,12 @@ module returns the token to the HTTP client and nothing else keeps it.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from typing import Any
+
+from extractors.auth import Credentials, GitHubAppAuth, TokenPool
 
 
 class MissingCredentials(RuntimeError):
@@ -58,3 +62,57 @@ def get_connection_endpoint(connection_id: str, default_url: str) -> tuple[str, 
             f"--conn-type http --conn-host <api url> --conn-password <token>`) or set {env_name}"
         )
     return (_connection_url(connection) or default_url).rstrip("/"), token
+
+
+def _extras(connection: Any) -> dict[str, Any]:
+    if connection is None:
+        return {}
+    try:
+        extras = connection.extra_dejson
+    except Exception:  # an unparsable extra is reported as "no extras", never echoed
+        return {}
+    return extras if isinstance(extras, dict) else {}
+
+
+def get_github_credentials(connection_id: str, default_url: str) -> tuple[str, Credentials]:
+    """(base URL, credentials) for GitHub from an Airflow connection or the environment.
+
+    In order of preference, from the connection:
+    - a GitHub App: extras `app_id`, `installation_id` and `private_key` (PEM; the
+      password field may hold the key instead) -> installation tokens, refreshed on expiry;
+    - several tokens: extras `{"tokens": ["...", "..."]}` (plus the password if set),
+      used by remaining budget / round-robin;
+    - one token: the password.
+    Outside Airflow: $KPI_<CONN>_TOKEN, which may list several tokens separated by commas.
+    """
+    connection = _airflow_connection(connection_id)
+    extras = _extras(connection)
+    base_url = (_connection_url(connection) or default_url).rstrip("/")
+    if extras.get("app_id") or extras.get("installation_id"):
+        private_key = extras.get("private_key") or (connection.password if connection is not None else None)
+        missing = [name for name, value in (("app_id", extras.get("app_id")),
+                                            ("installation_id", extras.get("installation_id")),
+                                            ("private_key", private_key)) if not value]
+        if missing:
+            raise MissingCredentials(
+                f"connection {connection_id!r} configures a GitHub App but lacks {', '.join(missing)} in its extras"
+            )
+        return base_url, GitHubAppAuth(extras["app_id"], str(private_key).replace("\\n", "\n"),
+                                       extras["installation_id"], base_url)
+    tokens: list[str] = []
+    listed = extras.get("tokens")
+    if isinstance(listed, str):
+        try:
+            listed = json.loads(listed)
+        except ValueError:
+            listed = re.split(r"[\s,]+", listed)
+    if isinstance(listed, list):
+        tokens += [str(token) for token in listed if token]
+    if connection is not None and connection.password:
+        tokens.insert(0, connection.password)
+    if not tokens:
+        env_name = token_env_var(connection_id)
+        tokens = [token for token in re.split(r"[\s,]+", os.environ.get(env_name, "")) if token]
+    if not tokens:
+        get_connection_endpoint(connection_id, default_url)  # raises MissingCredentials with the how-to
+    return base_url, TokenPool(tokens)

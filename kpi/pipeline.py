@@ -18,12 +18,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from extractors.extract import BatchManifest, extract_scope
+from extractors.errors import (
+    AuthenticationError,
+    ExtractError,
+    PermissionDenied,
+    RateLimitDeferred,
+)
+from extractors.extract import BatchManifest, RepositoryNotFound, extract_scope
 from extractors.http import HttpClient
 from extractors.loader import WarehouseLoader
 from extractors.streams.github import GITHUB_STREAMS
 from kpi.config import PipelineConfig, check_transport
-from kpi.credentials import get_connection_endpoint
+from kpi.credentials import get_github_credentials
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +42,32 @@ def safe_run_id(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
 
 
+class ExtractionFailed(RuntimeError):
+    """One or more scopes failed to extract; the others were loaded. Lists every failed scope."""
+
+    def __init__(self, failures: list[dict[str, Any]]) -> None:
+        self.failures = failures
+        lines = [f"{len(failures)} scope(s) failed to extract (the other scopes were loaded):"]
+        lines += [f"  - {failure['scope']}: {failure['error']}" for failure in failures]
+        super().__init__("\n".join(lines))
+
+
 def github_client(config: PipelineConfig) -> HttpClient:
     source = config.sources.github
-    base_url, token = get_connection_endpoint(source.connection_id, source.base_url)
+    base_url, credentials = get_github_credentials(source.connection_id, source.base_url)
     check_transport(base_url, source.allow_insecure_http)  # the connection may override base_url
-    return HttpClient(base_url, token, max_rate_limit_wait=source.max_rate_limit_wait_seconds)
+    return HttpClient(base_url, credentials, max_rate_limit_wait=source.max_rate_limit_wait_seconds)
+
+
+def _scope_failure_message(connection_id: str, scope: str, error: Exception) -> str:
+    """Names the connection and the scope, never a token (errors carry URLs and statuses only)."""
+    if isinstance(error, AuthenticationError):
+        return (f"connection {connection_id!r} was refused for scope {scope} ({error}); "
+                "the token is missing, wrong, expired or revoked: fix the connection and rerun")
+    if isinstance(error, PermissionDenied):
+        return (f"connection {connection_id!r} lacks permission for scope {scope} ({error}); "
+                "grant the token read access to this repository's data and rerun")
+    return f"scope {scope} via connection {connection_id!r}: {error}"
 
 
 def _manifest_path(manifest: BatchManifest) -> str:
@@ -51,22 +78,25 @@ def _watermarks_for(all_watermarks: dict[tuple[str, str], str], scope: str) -> d
     return {stream: cursor for (stream, stream_scope), cursor in all_watermarks.items() if stream_scope == scope}
 
 
-def extract_orgs(config: PipelineConfig, run_id: str, full_refresh: bool = False) -> list[str]:
+def extract_orgs(config: PipelineConfig, run_id: str, full_refresh: bool = False,
+                 client: HttpClient | None = None) -> list[str]:
     """Land the org-level streams (the repository listing of each configured org)."""
     github = config.sources.github
-    client = github_client(config)
-    watermarks = WarehouseLoader(config.working_warehouse).read_watermarks()
+    client = client or github_client(config)
+    loader = WarehouseLoader(config.working_warehouse)
+    watermarks, validators = loader.read_watermarks(), loader.read_validators()
     manifests: list[str] = []
     for org in github.orgs:
-        manifests += [
-            _manifest_path(manifest)
-            for manifest in extract_scope(
+        try:
+            landed = extract_scope(
                 client, ORG_STREAMS, org,
                 watermarks=_watermarks_for(watermarks, org), run_id=safe_run_id(run_id),
                 landing_dir=config.landing_dir, overlap=timedelta(hours=github.overlap_hours),
-                full_refresh=full_refresh,
+                full_refresh=full_refresh, validators=_watermarks_for(validators, org),
             )
-        ]
+        except (AuthenticationError, PermissionDenied) as error:
+            raise ExtractError(_scope_failure_message(github.connection_id, org, error)) from None
+        manifests += [_manifest_path(manifest) for manifest in landed]
     log.info("listed %d orgs (%d requests)", len(github.orgs), client.request_count)
     return manifests
 
@@ -78,11 +108,30 @@ def plan_scopes(config: PipelineConfig, org_manifest_paths: list[str]) -> list[d
         manifest = BatchManifest.from_file(Path(manifest_path))
         if manifest.stream == "github__repositories":
             repositories.update(_full_names(Path(manifest.path)))
-    watermarks = WarehouseLoader(config.working_warehouse).read_watermarks()
+            if manifest.not_modified:  # 304: the listing is what the warehouse already holds
+                repositories.update(_stored_full_names(config.working_warehouse, manifest.scope))
+    loader = WarehouseLoader(config.working_warehouse)
+    watermarks, validators = loader.read_watermarks(), loader.read_validators()
     return [
-        {"scope": repository, "watermarks": _watermarks_for(watermarks, repository)}
+        {"scope": repository, "watermarks": _watermarks_for(watermarks, repository),
+         "validators": _watermarks_for(validators, repository)}
         for repository in sorted(repositories)
     ]
+
+
+def _stored_full_names(warehouse: Path, org: str) -> set[str]:
+    import duckdb
+
+    if not warehouse.exists():
+        return set()
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        try:
+            rows = connection.execute(
+                "select payload->>'full_name' from raw.github__repositories where scope = ?", [org]
+            ).fetchall()
+        except duckdb.CatalogException:
+            return set()
+    return {row[0] for row in rows if row[0]}
 
 
 def _full_names(batch_file: Path) -> list[str]:
@@ -90,18 +139,65 @@ def _full_names(batch_file: Path) -> list[str]:
         return [json.loads(line)["payload"]["full_name"] for line in handle if line.strip()]
 
 
-def extract_repository(config: PipelineConfig, scope: dict[str, Any], run_id: str, full_refresh: bool = False) -> list[str]:
-    """Extract every repository-level stream of one repository into landing batches."""
-    client = github_client(config)
-    manifests = extract_scope(
-        client, REPOSITORY_STREAMS, scope["scope"],
-        watermarks=scope.get("watermarks") or {}, run_id=safe_run_id(run_id),
-        landing_dir=config.landing_dir, overlap=timedelta(hours=config.sources.github.overlap_hours),
-        full_refresh=full_refresh,
-    )
-    log.info("extracted %s: %s (%d requests)", scope["scope"],
-             ", ".join(f"{m.stream}={m.records}" for m in manifests), client.request_count)
-    return [_manifest_path(manifest) for manifest in manifests]
+def extract_repository(config: PipelineConfig, scope: dict[str, Any], run_id: str, full_refresh: bool = False,
+                       client: HttpClient | None = None) -> dict[str, Any]:
+    """Extract every repository-level stream of one repository into landing batches.
+
+    Returns {"scope", "status", "manifests", "error", "requests"}; status is
+    - "ok": every stream landed;
+    - "deferred": the primary rate limit resets later than we wait; nothing of the scope
+      was landed and the next run resumes from its stored state;
+    - "skipped": the repository answers 404 (deleted or invisible); a warning names it;
+    - "failed": a permission/authentication error or retries exhausted; nothing landed,
+      the other scopes go on, and `check_scopes` fails the run naming this scope.
+    """
+    github = config.sources.github
+    client = client or github_client(config)
+    name = scope["scope"]
+    result: dict[str, Any] = {"scope": name, "status": "ok", "manifests": [], "error": None}
+    before = client.request_count
+    try:
+        manifests = extract_scope(
+            client, REPOSITORY_STREAMS, name,
+            watermarks=scope.get("watermarks") or {}, run_id=safe_run_id(run_id),
+            landing_dir=config.landing_dir, overlap=timedelta(hours=github.overlap_hours),
+            full_refresh=full_refresh, validators=scope.get("validators") or {},
+            detail_horizon=None if github.detail_backfill_days is None else timedelta(days=github.detail_backfill_days),
+        )
+    except RateLimitDeferred as deferred:
+        log.warning("scope %s deferred: %s; it resumes from its state next run", name, deferred)
+        result.update(status="deferred", error=str(deferred))
+    except RepositoryNotFound as missing:
+        log.warning("skipping repository %s: %s", name, missing)
+        result.update(status="skipped", error=str(missing))
+    except ExtractError as error:
+        message = _scope_failure_message(github.connection_id, name, error)
+        log.error("%s", message)
+        result.update(status="failed", error=message)
+    else:
+        result["manifests"] = [_manifest_path(manifest) for manifest in manifests]
+        log.info("extracted %s: %s (%d requests, %d not modified)", name,
+                 ", ".join(f"{m.stream}={m.records}" for m in manifests), client.request_count - before,
+                 sum(m.not_modified for m in manifests))
+    result["requests"] = client.request_count - before
+    return result
+
+
+def repository_manifests(results: list[dict[str, Any]]) -> list[str]:
+    return [path for result in results for path in result.get("manifests", [])]
+
+
+def check_scopes(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Raise ExtractionFailed listing every failed scope; report deferred and skipped ones."""
+    summary = {status: sorted(r["scope"] for r in results if r["status"] == status)
+               for status in ("ok", "deferred", "skipped", "failed")}
+    for result in results:
+        if result["status"] in ("deferred", "skipped"):
+            log.warning("scope %s %s: %s", result["scope"], result["status"], result["error"])
+    failures = [result for result in results if result["status"] == "failed"]
+    if failures:
+        raise ExtractionFailed(failures)
+    return summary
 
 
 def audit_batches(manifest_paths: list[str], now: datetime | None = None) -> list[str]:
@@ -179,10 +275,12 @@ def run_all(config: PipelineConfig, run_id: str | None = None, full_refresh: boo
     """The whole pipeline in one process, without Airflow (used by the CLI and tests)."""
     run_id = run_id or "cli__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     manifests = extract_orgs(config, run_id, full_refresh)
-    for scope in plan_scopes(config, manifests):
-        manifests += extract_repository(config, scope, run_id, full_refresh)
+    results = [extract_repository(config, scope, run_id, full_refresh) for scope in plan_scopes(config, manifests)]
+    manifests += repository_manifests(results)
     audit_batches(manifests)
     load_raw(config, manifests)
     build_marts(config)
     audit_marts(config)
-    return publish(config, run_id)
+    counts = publish(config, run_id)
+    check_scopes(results)  # after publishing the scopes that worked: the run still fails loudly
+    return counts

@@ -946,9 +946,151 @@ def _advance_one_day(org: Org, preset: ScalePreset) -> None:
                 status.id = next_status_id
                 next_status_id += rng.randint(1, 3000)
             deployments.append(deployment)
+    # Issues, releases, milestones and security alerts draw from their own RNG, so the core
+    # activity above stays what earlier versions produced for the same seed.
+    more = random.Random(f"{org.seed}:advance-more:{day_index}")
+    per_day_weight = per_day * (0.1 if start.weekday() >= 5 else 1.4)
+    for repo in org.repositories:
+        _advance_issues(org, repo, more, start, end, per_day_weight)
+        _advance_releases(org, repo, more, start, end)
+        _advance_milestones(org, repo, more, start, end)
+        _advance_security_alerts(org, repo, builder, more, start, end, per_day_weight)
     org.anchor = end
     org.days_advanced = day_index
     org.revision += 1
+
+
+def _moment_in(rng: random.Random, start: datetime, end: datetime, earliest: datetime | None = None) -> datetime:
+    """A whole second in [max(start, earliest), end)."""
+    low = max(start, earliest) if earliest is not None else start
+    span = max((end - low).total_seconds() - 1, 0)
+    return _at_second(low + timedelta(seconds=rng.uniform(0, span)))
+
+
+def _advance_issues(org: Org, repo: Repository, rng: random.Random, start: datetime, end: datetime,
+                    pr_rate: float) -> None:
+    """Open issues get closed; the day's production deployments cause incidents; new bugs arrive."""
+    issues = org.issues.setdefault(repo.full_name, [])
+    for issue in issues:
+        if issue.state == "open" and rng.random() < (0.5 if "incident" in issue.labels else 0.1):
+            moment = _moment_in(rng, start, end, issue.created_at + timedelta(minutes=1))
+            issue.state, issue.closed_at, issue.updated_at, issue.state_reason = "closed", moment, moment, "completed"
+    drafts: list[tuple[datetime, str, str, list[str], int | None]] = []
+    for deployment in org.deployments.get(repo.full_name, []):
+        latest = deployment.latest_status()
+        if deployment.environment != "production" or latest is None or not start <= latest.created_at < end:
+            continue
+        if latest.state not in ("failure", "error", "success"):
+            continue
+        failed = latest.state in ("failure", "error")
+        if rng.random() < (INCIDENT_SHARE_AFTER_FAILURE if failed else INCIDENT_SHARE_AFTER_SUCCESS):
+            opened = _at_second(latest.created_at + timedelta(minutes=rng.uniform(5, 120)))
+            if opened < end:
+                drafts.append((opened, f"Incident: {repo.name} degraded after deploy {deployment.sha[:7]}",
+                               f"Caused by deployment {deployment.id} (sha {deployment.sha}).",
+                               ["incident"], deployment.id))
+    for _ in range(_poisson(rng, pr_rate / 12)):
+        opened = _at_second(start + timedelta(hours=rng.uniform(8, 18)))
+        drafts.append((opened, f"{rng.choice(('Crash', 'Wrong total', 'Timeout', 'Flaky page'))} in "
+                               f"{rng.choice(TITLE_OBJECTS)}", "Steps to reproduce: ...", ["bug"], None))
+    members = next(team.members for team in org.teams if team.name == repo.team)
+    number = _next_number(org, repo)
+    for opened, title, body, labels, deployment_id in sorted(drafts, key=lambda draft: (draft[0], draft[1])):
+        closed = _at_second(opened + timedelta(hours=rng.lognormvariate(math.log(3 if deployment_id else 48), 0.8)))
+        is_closed = closed < end and rng.random() < 0.9
+        issues.append(Issue(
+            id=_stable_issue_id(repo.id, number), number=number, repo=repo.full_name, title=title,
+            user=rng.choice(members), state="closed" if is_closed else "open", created_at=opened,
+            updated_at=closed if is_closed else opened, closed_at=closed if is_closed else None, labels=labels,
+            body=body, state_reason="completed" if is_closed else None, caused_by_deployment=deployment_id))
+        number += 1
+
+
+def _advance_releases(org: Org, repo: Repository, rng: random.Random, start: datetime, end: datetime) -> None:
+    """Keep one release per RELEASE_EVERY successful production deployments, cut from the day's ones."""
+    successful = [d for d in org.deployments.get(repo.full_name, []) if d.environment == "production"
+                  and d.latest_status() is not None and d.latest_status().state == "success"
+                  and not (d.description or "").startswith("Rollback")]
+    releases = org.releases.setdefault(repo.full_name, [])
+    candidates = sorted((d for d in successful if start <= d.latest_status().created_at < end),
+                        key=lambda d: (d.created_at, d.id))
+    while candidates and len(releases) < -(-len(successful) // RELEASE_EVERY):
+        deployment = candidates.pop()
+        index = max((int(r.tag_name.split(".")[1]) for r in releases), default=-1) + 1
+        published = max(_at_second(deployment.created_at - timedelta(minutes=rng.uniform(1, 15))),
+                        start + timedelta(minutes=2))
+        tag = f"v1.{index}.0"
+        releases.append(Release(
+            id=_stable_issue_id(repo.id, 900_000 + index), repo=repo.full_name, tag_name=tag, name=tag,
+            target_commitish=deployment.sha, created_at=published - timedelta(minutes=2), published_at=published,
+            author=deployment.creator, body=f"Release {tag}"))
+
+
+def _advance_milestones(org: Org, repo: Repository, rng: random.Random, start: datetime, end: datetime) -> None:
+    """Open milestones close issues and, once due, close; the next four-week milestone opens on time."""
+    milestones = org.milestones.setdefault(repo.full_name, [])
+    members = next(team.members for team in org.teams if team.name == repo.team)
+    for milestone in milestones:
+        if milestone.state != "open":
+            continue
+        due = milestone.due_on
+        if due is not None and due < end and (due + timedelta(days=3) <= start or rng.random() < 0.7):
+            moment = _moment_in(rng, start, end, due + timedelta(hours=rng.uniform(8, 18)))
+            if moment < end:
+                milestone.state, milestone.closed_at, milestone.updated_at = "closed", moment, moment
+                milestone.closed_issues += milestone.open_issues
+                milestone.open_issues = 0
+                continue
+        if milestone.open_issues > 1 and rng.random() < 0.4:
+            milestone.open_issues -= 1
+            milestone.closed_issues += 1
+            milestone.updated_at = _moment_in(rng, start, end, milestone.updated_at + timedelta(seconds=1))
+    while milestones and milestones[-1].due_on is not None:
+        last = milestones[-1]
+        created = _at_second(last.due_on + timedelta(hours=rng.uniform(1, 8)))
+        if created >= end:
+            break
+        created = max(created, start)
+        number = last.number + 1
+        total = rng.randint(5, 25)
+        milestones.append(Milestone(
+            number=number, repo=repo.full_name, title=f"Sprint {number}", state="open", created_at=created,
+            updated_at=created, due_on=last.due_on + timedelta(days=28), closed_at=None, creator=rng.choice(members),
+            description=f"{repo.team} sprint {number}", open_issues=total, closed_issues=0))
+
+
+def _advance_security_alerts(org: Org, repo: Repository, builder: _OrgBuilder, rng: random.Random,
+                             start: datetime, end: datetime, pr_rate: float) -> None:
+    """Open alerts get fixed or dismissed (about a week on average); scans and Dependabot find new ones."""
+    alerts = org.security_alerts.setdefault(repo.full_name, [])
+    members = next(team.members for team in org.teams if team.name == repo.team)
+    for alert in alerts:
+        if alert.state != "open" or rng.random() >= 1 / 7:
+            continue
+        moment = _moment_in(rng, start, end, alert.created_at + timedelta(minutes=1))
+        alert.updated_at = moment
+        if rng.random() < 0.7:
+            alert.state, alert.fixed_at = "fixed", moment
+        else:
+            alert.state, alert.dismissed_at, alert.dismissed_by = "dismissed", moment, rng.choice(members)
+            alert.dismissed_reason = "false positive" if alert.kind == "code_scanning" else "tolerable_risk"
+    for kind, divisor in (("code_scanning", 60), ("dependabot", 80)):
+        number = max((a.number for a in alerts if a.kind == kind), default=0)
+        for _ in range(_poisson(rng, pr_rate / divisor)):
+            created = _moment_in(rng, start, end)
+            number += 1
+            if kind == "code_scanning":
+                severity = rng.choice(("note", "warning", "warning", "error"))
+                subject = rng.choice(("py/sql-injection", "py/path-injection", "py/clear-text-logging",
+                                      "js/xss", "go/unsafe-quoting"))
+                path = f"src/{repo.name.replace('-', '_')}/{rng.choice(('api', 'db', 'views'))}.py"
+            else:
+                severity = rng.choice(("low", "medium", "medium", "high", "critical"))
+                subject = rng.choice(("requests", "urllib3", "jinja2", "lodash", "protobuf", "golang.org/x/net"))
+                path = rng.choice(("requirements.txt", "package-lock.json", "go.sum"))
+            alerts.append(SecurityAlert(kind=kind, number=number, repo=repo.full_name, created_at=created,
+                                        updated_at=created, state="open", severity=severity, subject=subject,
+                                        path=path, commit_sha=builder._head_at(repo, created).sha))
 
 
 def _approve(extras: _Extras, repo: Repository, pr: PullRequest) -> None:

@@ -325,7 +325,14 @@ def release_json(org: Org, release: Release, base: str) -> dict[str, Any]:
         "target_commitish": release.target_commitish, "name": release.name, "body": release.body, "draft": False,
         "prerelease": release.prerelease, "created_at": iso(release.created_at),
         "published_at": iso(release.published_at), "author": user_json(org, release.author, base), "assets": [],
+        "reactions": reactions_json(url),
     }
+
+
+def reactions_json(subject_url: str) -> dict[str, Any]:
+    """GitHub's `reaction-rollup`: nobody reacts in the simulation."""
+    return {"url": f"{subject_url}/reactions", "total_count": 0, "+1": 0, "-1": 0, "laugh": 0, "hooray": 0,
+            "confused": 0, "heart": 0, "rocket": 0, "eyes": 0}
 
 
 def issue_json(org: Org, item: Issue | PullRequest, base: str) -> dict[str, Any]:
@@ -347,6 +354,7 @@ def issue_json(org: Org, item: Issue | PullRequest, base: str) -> dict[str, Any]
         "comments": 0, "closed_at": iso(item.closed_at), "created_at": iso(item.created_at),
         "updated_at": iso(item.updated_at), "timeline_url": f"{url}/timeline",
         "author_association": item.author_association if is_pull else "MEMBER",
+        "reactions": reactions_json(url), "performed_via_github_app": None,
     }
     if is_pull:
         payload["draft"] = item.draft
@@ -395,7 +403,7 @@ def code_scanning_alert_json(org: Org, alert: SecurityAlert, base: str) -> dict[
         "state": alert.state, "fixed_at": iso(alert.fixed_at),
         "dismissed_by": user_json(org, alert.dismissed_by, base) if alert.dismissed_by else None,
         "dismissed_at": iso(alert.dismissed_at), "dismissed_reason": alert.dismissed_reason,
-        "dismissed_comment": None,
+        "dismissed_comment": None, "dismissal_approved_by": None,
         "rule": {"id": alert.subject, "name": name, "severity": alert.severity, "security_severity_level": security,
                  "description": description, "tags": ["security"]},
         "tool": {"name": "CodeQL", "version": "2.19.0", "guid": None},
@@ -483,7 +491,7 @@ def workflow_run_json(org: Org, run: WorkflowRun, base: str, repo_payload: dict[
         "run_started_at": iso(run.created_at), "jobs_url": f"{url}/jobs", "logs_url": f"{url}/logs",
         "check_suite_url": f"{api_repo}/check-suites/{run.id + 1}",
         "artifacts_url": f"{url}/artifacts", "cancel_url": f"{url}/cancel", "rerun_url": f"{url}/rerun",
-        "previous_attempt_url": None, "workflow_url": f"{api_repo}/actions/workflows/{workflow_id(repo)}",
+        "previous_attempt_url": None, "referenced_workflows": [], "workflow_url": f"{api_repo}/actions/workflows/{workflow_id(repo)}",
         "head_commit": {"id": run.head_sha, "tree_id": hashlib.sha1(run.head_sha.encode()).hexdigest(),
                         "message": f"{WORKFLOW_NAME} for {run.head_sha[:7]}", "timestamp": iso(run.created_at),
                         "author": git_user, "committer": git_user},

@@ -216,6 +216,23 @@ class GitLabSite:
     anchor: datetime
     seed: int
     days: int
+    # The simulated repositories (shared with the Org), so `advance` runs pipelines for the commits they gain.
+    repositories: dict[str, Repository] = field(default_factory=dict, repr=False, compare=False)
+    days_advanced: int = 0  # days `advance` has moved the anchor since generation (seeds its RNG)
+
+    def advance(self, days: int = 1) -> GitLabSite:
+        """Move the clock `days` days: running pipelines (and their deploy jobs) finish; new commits
+        get pipelines, jobs and deployments; merges become MRs; sprints close with a release.
+
+        Every changed record's `updated_at` moves into the new day, so `updated_after` sees exactly
+        the changes. The window start stays put (`days` grows). Day n draws from
+        `Random(f"{seed}:gitlab:advance:{n}")`.
+        """
+        if days < 0:
+            raise ValueError("days must not be negative")
+        for _ in range(days):
+            _advance_one_day(self)
+        return self
 
     def project(self, key: str) -> GitLabProject | None:
         for project in self.projects:
@@ -235,7 +252,8 @@ def generate_gitlab(repositories: list[Repository], seed: int, anchor: datetime,
     hosted = sorted((r for r in repositories if r.team in teams), key=lambda r: r.name)
     builder = _Builder(rng, anchor, anchor - timedelta(days=days))
     projects = [builder.project(index, repo) for index, repo in enumerate(hosted)]
-    return GitLabSite(GROUP_ID, group_path, projects, anchor, seed, days)
+    return GitLabSite(GROUP_ID, group_path, projects, anchor, seed, days,
+                      repositories={repo.full_name: repo for repo in repositories})
 
 
 class _Builder:
@@ -421,6 +439,158 @@ class _Builder:
 
 def _sha(rng: random.Random) -> str:
     return f"{rng.getrandbits(160):040x}"
+
+
+# -- time travel --------------------------------------------------------------------
+
+
+def _advance_one_day(site: GitLabSite) -> None:
+    day = site.days_advanced + 1
+    start, end = site.anchor, site.anchor + timedelta(days=1)
+    rng = random.Random(f"{site.seed}:gitlab:advance:{day}")
+    builder = _Builder(rng, end, start)
+    firsts = {
+        "pipeline": max((p.id for pr in site.projects for p in pr.pipelines), default=879_999),
+        "job": max((j.id for pr in site.projects for p in pr.pipelines for j in p.jobs), default=5_399_999),
+        "deployment": max((d.id for pr in site.projects for d in pr.deployments), default=60_999),
+        "mr": max((m.id for pr in site.projects for m in pr.merge_requests), default=2_199_999),
+        "milestone": max((m.id for pr in site.projects for m in pr.milestones), default=3_299),
+    }
+    builder.ids = {kind: iter(range(last + 1, 10**12)) for kind, last in firsts.items()}
+    for project in site.projects:
+        repo = site.repositories.get(project.repo)
+        _finish_running(project, rng, start)
+        if repo is not None:
+            _advance_pipelines(project, repo, builder, start, end)
+            _advance_merge_requests(project, repo, builder, start, end)
+            _advance_milestones(project, repo, builder, start, end)
+    site.anchor = end
+    site.days += 1  # the window start stays where it was
+    site.days_advanced = day
+
+
+def _finish_running(project: GitLabProject, rng: random.Random, start: datetime) -> None:
+    for pipeline in project.pipelines:
+        if pipeline.status != "running":
+            continue
+        for job in pipeline.jobs:
+            if job.status != "running":
+                continue
+            finished = max(job.started_at + timedelta(seconds=rng.uniform(40, 160)),
+                           start + timedelta(seconds=rng.uniform(5, 300)))
+            job.finished_at = finished
+            job.status = "success" if rng.random() > 0.05 else "failed"
+            for deployment in project.deployments:
+                if deployment.job is job:
+                    deployment.status, deployment.finished_at = job.status, finished
+                    deployment.updated_at = finished.replace(microsecond=0)
+        pipeline.status = "failed" if any(job.status == "failed" for job in pipeline.jobs) else "success"
+        pipeline.finished_at = max(job.finished_at for job in pipeline.jobs if job.finished_at).replace(microsecond=0)
+        pipeline.duration = int((pipeline.finished_at - pipeline.started_at).total_seconds())
+        pipeline.updated_at = pipeline.finished_at + timedelta(seconds=1)
+
+
+def _advance_pipelines(project: GitLabProject, repo: Repository, builder: _Builder, start: datetime,
+                       end: datetime) -> None:
+    rng = builder.rng
+    covered = [p.coverage for p in project.pipelines if p.coverage is not None]
+    coverage = covered[-1] if covered else 70.0
+    built = {p.sha for p in project.pipelines}
+    low, high = start - timedelta(hours=2), end - timedelta(hours=2)
+    for commit in [c for c in repo.commits if low <= c.committed_at < high and c.sha not in built]:
+        if rng.random() >= 0.95:
+            continue
+        created = max(commit.committed_at + timedelta(seconds=rng.randint(10, 120)), start).replace(microsecond=0)
+        roll = rng.random()
+        outcome = "failed" if roll < 0.12 else "canceled" if roll < 0.16 else "success"
+        coverage = min(max(coverage + rng.uniform(-0.4, 0.45), 30.0), 97.0)
+        builder._pipeline(project, commit.sha, commit.author, created, outcome, coverage)
+        built.add(commit.sha)
+    todays = [c for c in repo.commits if start <= c.committed_at < end]
+    if todays and todays[-1].sha not in built:
+        newest = todays[-1]  # running at the new anchor: build and tests done, deploy-staging in progress
+        created = max(end - timedelta(seconds=rng.randint(750, 1500)),
+                      newest.committed_at + timedelta(seconds=10)).replace(microsecond=0)
+        if created + timedelta(seconds=750) < end:
+            builder._pipeline(project, newest.sha, newest.author, created, "running", coverage)
+
+
+def _advance_merge_requests(project: GitLabProject, repo: Repository, builder: _Builder, start: datetime,
+                            end: datetime) -> None:
+    rng = builder.rng
+    for mr in project.merge_requests:
+        if mr.state == "opened" and rng.random() < 0.05:
+            moment = (start + timedelta(seconds=rng.uniform(0, 86_000))).replace(microsecond=0)
+            mr.state, mr.closed_at, mr.updated_at = "closed", moment, moment
+    fresh: list[GitLabMergeRequest] = []
+    for commit in repo.commits:
+        if not start <= commit.committed_at < end or rng.random() >= 0.7:
+            continue
+        merged_at = commit.committed_at
+        # Opened within the day at the earliest: earlier crawls never saw it.
+        created = max(merged_at - timedelta(hours=min(rng.lognormvariate(math.log(18), 1.0), 24 * 30)), start)
+        squash = rng.random() < 0.5
+        fresh.append(GitLabMergeRequest(
+            id=0, iid=0, project_id=project.id, title=(commit.message or "Update").splitlines()[0][:200],
+            author=commit.author, state="merged", created_at=created.replace(microsecond=0),
+            updated_at=min(merged_at + timedelta(seconds=rng.randint(1, 600)), end - timedelta(seconds=1)),
+            source_branch=f"{commit.author}/{commit.sha[:7]}", target_branch=repo.default_branch,
+            sha=_sha(rng), merged_at=merged_at, merge_commit_sha=None if squash else commit.sha,
+            squash_commit_sha=commit.sha if squash else None, squash=squash))
+    authors = sorted({c.author for c in repo.commits}) or ["ghost"]
+    for index in range(_poisson(rng, 0.15)):
+        created = (start + timedelta(seconds=rng.uniform(0, 80_000))).replace(microsecond=0)
+        author = rng.choice(authors)
+        fresh.append(GitLabMergeRequest(
+            id=0, iid=0, project_id=project.id, title=rng.choice(("Try new onboarding flow", "Spike: caching",
+                                                                  "WIP experiment", "Bump dependencies")),
+            author=author, state="opened", created_at=created, updated_at=created + timedelta(minutes=rng.randint(1, 90)),
+            source_branch=f"{author}/spike-{created:%Y%m%d}-{index}", target_branch=repo.default_branch,
+            sha=_sha(rng)))
+    next_iid = max((mr.iid for mr in project.merge_requests), default=0) + 1
+    for mr in sorted(fresh, key=lambda mr: (mr.created_at, mr.sha)):
+        mr.iid, mr.id = next_iid, builder.next("mr")
+        next_iid += 1
+        project.merge_requests.append(mr)
+
+
+def _advance_milestones(project: GitLabProject, repo: Repository, builder: _Builder, start: datetime,
+                        end: datetime) -> None:
+    rng = builder.rng
+    for milestone in project.milestones:
+        due_moment = datetime.combine(milestone.due_date, datetime.min.time(), tzinfo=UTC) + timedelta(hours=18)
+        if milestone.state != "active" or due_moment >= end:
+            continue
+        milestone.state, milestone.updated_at = "closed", max(due_moment, start)
+        shipped = [c for c in repo.commits if c.committed_at < due_moment]
+        if shipped:
+            commit = shipped[-1]
+            released = min(max(due_moment, commit.committed_at, start) + timedelta(hours=rng.uniform(1, 4)),
+                           end - timedelta(minutes=1)).replace(microsecond=0)
+            project.releases.append(GitLabRelease(
+                tag_name=f"v1.{milestone.iid}.0", name=f"Release 1.{milestone.iid}.0", sha=commit.sha,
+                created_at=released, released_at=released, milestone=milestone, author=commit.author))
+    while project.milestones:
+        last = project.milestones[-1]
+        sprint_start = last.start_date + timedelta(days=14)
+        if sprint_start > end.date():
+            break
+        number = last.iid + 1
+        created = datetime.combine(sprint_start - timedelta(days=3), datetime.min.time(), tzinfo=UTC) + \
+            timedelta(hours=rng.uniform(9, 17))
+        created = min(max(created, start), end - timedelta(hours=1)).replace(microsecond=0)
+        project.milestones.append(GitLabMilestone(
+            id=builder.next("milestone"), iid=number, project_id=project.id, title=f"Sprint {number}",
+            start_date=sprint_start, due_date=sprint_start + timedelta(days=11), state="active",
+            created_at=created, updated_at=created))
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    limit, count, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        count += 1
+        product *= rng.random()
+    return count
 
 
 # -- truth --------------------------------------------------------------------------

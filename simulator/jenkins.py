@@ -151,6 +151,22 @@ class JenkinsSite:
     seed: int
     days: int
     unbuilt: list[str]  # full names of repositories without a Jenkins job
+    # The simulated repositories (shared with the Org), so `advance` builds the commits they gain.
+    repositories: dict[str, Repository] = field(default_factory=dict, repr=False, compare=False)
+    days_advanced: int = 0  # days `advance` has moved the anchor since generation (seeds its RNG)
+
+    def advance(self, days: int = 1) -> JenkinsSite:
+        """Move the clock `days` days: running builds finish, new default-branch commits get built.
+
+        New builds continue each job's numbering; the window start stays put (`days` grows), so
+        `jenkins_build_facts` keeps every build. Day n draws from `Random(f"{seed}:jenkins:advance:{n}")`:
+        the same seed and the same sequence of advances give the same site.
+        """
+        if days < 0:
+            raise ValueError("days must not be negative")
+        for _ in range(days):
+            _advance_one_day(self)
+        return self
 
     def all_jobs(self) -> list[JenkinsJob]:
         return [job for folder in self.folders for job in folder.jobs]
@@ -191,7 +207,8 @@ def generate_jenkins(repositories: list[Repository], seed: int, anchor: datetime
             jobs.append(_job(rng, repo, start, anchor, queue_ids, seed))
         if jobs:
             folders.append(JenkinsFolder(team, jobs))
-    return JenkinsSite(folders, anchor, seed, days, sorted(unbuilt))
+    return JenkinsSite(folders, anchor, seed, days, sorted(unbuilt),
+                       repositories={repo.full_name: repo for repo in repositories})
 
 
 def _files(rng: random.Random, repo: Repository) -> dict[str, int]:
@@ -274,6 +291,109 @@ def _job(rng: random.Random, repo: Repository, start: datetime, anchor: datetime
             changes=repo.commits[(last_index + 1 if last_index is not None else index):index + 1][-20:]))
     return JenkinsJob(repo.name, repo.team, repo.full_name, builds,
                       remote_url=f"https://github.com/{repo.full_name}.git")
+
+
+# -- time travel --------------------------------------------------------------------
+
+
+def _advance_one_day(site: JenkinsSite) -> None:
+    day = site.days_advanced + 1
+    start, end = site.anchor, site.anchor + timedelta(days=1)
+    rng = random.Random(f"{site.seed}:jenkins:advance:{day}")
+    queue_ids = iter(range(max((b.queue_id for job in site.all_jobs() for b in job.builds), default=0) + 1,
+                           10**12))
+    for job in site.all_jobs():
+        _advance_job(site, job, site.repositories.get(job.repo), rng, start, end, queue_ids)
+    site.anchor = end
+    site.days += 1  # the window start stays where it was
+    site.days_advanced = day
+
+
+def _advance_job(site: JenkinsSite, job: JenkinsJob, repo: Repository | None, rng: random.Random,
+                 start: datetime, end: datetime, queue_ids) -> None:
+    base_duration = (job.builds[-1].estimated_duration_ms / 1000) if job.builds else 300.0
+    failure_rate = random.Random(f"{site.seed}:jenkins:rate:{job.repo}").uniform(0.05, 0.18)
+    covered = next((b for b in reversed(job.builds) if b.coverage is not None), None)
+    if covered is not None:
+        fmt, files, line_rate = covered.coverage.fmt, dict(covered.coverage.files), covered.coverage.line_rate
+    else:
+        fmt = FORMAT_BY_LANGUAGE.get(repo.language or "", "cobertura") if repo else "cobertura"
+        files = _files(random.Random(f"{site.seed}:jenkins:files:{job.repo}"), repo) if repo else {"src/main.py": 50}
+        line_rate = 0.7
+    tests = next((b.total_count for b in reversed(job.builds) if b.total_count is not None), 300)
+    state = {"tests": tests, "line_rate": line_rate}
+
+    def complete(build: JenkinsBuild, earliest_end: datetime) -> None:
+        roll = rng.random()
+        result = ("FAILURE" if roll < failure_rate else "UNSTABLE" if roll < failure_rate + 0.06
+                  else "ABORTED" if roll < failure_rate + 0.08 else "SUCCESS")
+        duration = base_duration * rng.lognormvariate(0, 0.25)
+        if result == "FAILURE":
+            duration *= rng.uniform(0.2, 0.6)
+        elif result == "ABORTED":
+            duration *= rng.uniform(0.1, 0.8)
+        if earliest_end > build.started_at:  # it was already running before the day began
+            duration = max(duration, (earliest_end - build.started_at).total_seconds() + rng.uniform(5, 300))
+        if build.started_at + timedelta(seconds=duration) >= end:
+            return  # still running at the new anchor
+        build.result, build.duration_ms = result, int(duration * 1000)
+        state["tests"] += rng.choice((0, 0, 0, 1, 2, 3))
+        state["line_rate"] = min(max(state["line_rate"] + rng.uniform(-0.01, 0.011), 0.3), 0.97)
+        if rng.random() < 0.1:
+            grown = rng.choice(sorted(files))
+            files[grown] += rng.randint(1, 12)
+        if result in ("SUCCESS", "UNSTABLE"):
+            build.total_count = state["tests"]
+            build.skip_count = rng.randint(0, 6)
+            build.fail_count = rng.randint(1, 6) if result == "UNSTABLE" else 0
+            build.coverage = JenkinsCoverage(fmt, tuple(files.items()), round(state["line_rate"], 4),
+                                             f"{site.seed}:jenkins:{job.repo}:{build.number}")
+
+    # Builds running at the old anchor finish during the day.
+    for build in job.builds:
+        if build.building:
+            complete(build, start)
+    if repo is None:
+        return
+    index_of = {commit.sha: index for index, commit in enumerate(repo.commits)}
+    built = {build.sha for build in job.builds}
+    last_scm = next((b for b in reversed(job.builds) if b.cause == "scm" and b.sha in index_of), None)
+    last_index = index_of[last_scm.sha] if last_scm else None
+    cutoff_low, cutoff_high = start - timedelta(hours=2), end - timedelta(hours=2)
+    planned: list[tuple[datetime, Commit, str]] = []
+    for commit in repo.commits:
+        if cutoff_low <= commit.committed_at < cutoff_high and commit.sha not in built and rng.random() < 0.92:
+            started = max(commit.committed_at + timedelta(seconds=rng.randint(20, 300)), start)
+            planned.append((started.replace(microsecond=0), commit, "scm"))
+    # The newest commit of the day is being built at the new anchor, as at generation.
+    todays = [commit for commit in repo.commits if start <= commit.committed_at < end]
+    if todays and todays[-1].sha not in built and all(todays[-1] is not item[1] for item in planned):
+        newest = todays[-1]
+        started = max(end - timedelta(seconds=rng.uniform(30, base_duration * 0.8)),
+                      newest.committed_at + timedelta(seconds=20))
+        if started < end:
+            planned.append((started.replace(microsecond=0), newest, "scm"))
+    planned.sort(key=lambda item: (item[0], item[2]))
+    position = 0
+    while position < len(planned):
+        started, commit, cause = planned[position]
+        position += 1
+        index = index_of[commit.sha]
+        changes = [] if cause == "user" else \
+            repo.commits[(last_index + 1 if last_index is not None else index):index + 1][-20:]
+        if cause == "scm":
+            last_index = index
+        build = JenkinsBuild(number=len(job.builds) + 1, result=None, started_at=started, duration_ms=0,
+                             estimated_duration_ms=int(base_duration * 1000), sha=commit.sha,
+                             branch=repo.default_branch, cause=cause, queue_id=next(queue_ids), changes=changes,
+                             user=commit.author if cause == "user" else None)
+        job.builds.append(build)
+        complete(build, started)
+        if build.result == "FAILURE" and rng.random() < 0.3:
+            retry_at = (started + timedelta(minutes=rng.uniform(10, 60))).replace(microsecond=0)
+            if retry_at < cutoff_high:
+                planned.insert(position, (retry_at, commit, "user"))
+                planned[position:] = sorted(planned[position:], key=lambda item: (item[0], item[2]))
 
 
 # -- truth --------------------------------------------------------------------------

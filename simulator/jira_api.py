@@ -18,7 +18,13 @@ carries the first 100 histories with `maxResults`/`total` so clients page the
 rest through `/changelog`. Fields: `*all`, `*navigable`, a list, `-name` to drop;
 `id`, `key`, `self` always. Default field set: `*navigable` for `/rest/api/2/search`,
 none (only id/key/self) for the Cloud enhanced search, `*all` for a single issue.
-Without ORDER BY, results are sorted by key DESC. JQL dates are taken as UTC.
+Without ORDER BY, results are sorted by key DESC (ties always by id ascending). JQL dates are taken as UTC.
+
+Searches run over `JiraSite.index` (numpy masks; a cached sorted permutation per sort key;
+a date range on the single sort field is answered by bisection), results are cached as
+position arrays per (jql, site generation), and only the ≤ 100 issues of a page are
+materialised. Requests hold `site.lock`, so `JiraSite.advance` never interleaves with one;
+it bumps `generation`, which invalidates cached results and outstanding page tokens.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 from simulator.github_api import ApiRequest, ApiResponse
+import numpy as np
+
 from simulator.jira import (
     ENVIRONMENT_FIELD,
     ISSUE_TYPES,
@@ -51,7 +59,10 @@ from simulator.jira import (
     JiraProject,
     JiraSite,
     JiraVersion,
+    STATUS_CODES,
+    TYPE_CODES,
     account_id,
+    to_ms,
 )
 from simulator.jira_jql import DATE_FIELDS, JqlError, Query, parse, parse_date
 
@@ -334,7 +345,7 @@ class JiraApi:
         self.rate_limiter = _MinuteLimiter(rate_limit_per_minute, clock) if rate_limit_per_minute else None
         self.route_counts: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._query_cache: dict[tuple[str, int], list[JiraIssue]] = {}
+        self._query_cache: dict[tuple[str, int], np.ndarray] = {}  # (jql, generation) -> positions
 
     @property
     def request_count(self) -> int:
@@ -386,7 +397,8 @@ class JiraApi:
                 raise _HttpError(404, ["null for uri: " + request.base_url + self.prefix + request.path])
             if request.method not in ("GET", "HEAD") and not (request.method == "POST" and route[0] in _POST_ROUTES):
                 raise _HttpError(405, ["Method Not Allowed"])
-            body = self._dispatch(route[0], route[1], request)
+            with self.site.lock:  # `JiraSite.advance` never runs half-way through a request
+                body = self._dispatch(route[0], route[1], request)
         except _HttpError as error:
             return self._error(error.status, error.messages, error.headers + limit_headers)
         return self._json(200, body, limit_headers)
@@ -477,11 +489,10 @@ class JiraApi:
         raise _HttpError(404, ["Not Found"])
 
     def _issue(self, key_or_id: str) -> JiraIssue:
-        issue = (self.site.issues_by_id.get(int(key_or_id)) if key_or_id.isdigit()
-                 else self.site.resolve_key(key_or_id))
-        if issue is None or not issue.is_visible(self.site.anchor):
+        position = _position(self.site, key_or_id)
+        if position is None:
             raise _HttpError(404, ["Issue does not exist or you do not have permission to see it."])
-        return issue
+        return self.site.issue_at(position)
 
     def _paged(self, request: ApiRequest, out: _Serialiser, path: str, items: list,
                serialise: Callable[[Any], dict]) -> dict[str, Any]:
@@ -512,7 +523,7 @@ class JiraApi:
         else:
             start = _int(options.get("startAt"), 0, "startAt")
         page = issues[start:start + size]
-        payload = [out.issue(issue, wanted, changelog) for issue in page]
+        payload = [out.issue(self.site.issue_at(position), wanted, changelog) for position in page.tolist()]
         if cloud:
             body: dict[str, Any] = {"issues": payload}
             if start + size < len(issues):
@@ -545,7 +556,7 @@ class JiraApi:
                 options["expand"] = ",".join(expand) if isinstance(expand, list) else str(expand)
         return options
 
-    def _run_query(self, jql: str) -> list[JiraIssue]:
+    def _run_query(self, jql: str) -> np.ndarray:
         key = (jql, self.site.generation)
         with self._lock:
             cached = self._query_cache.get(key)
@@ -557,77 +568,134 @@ class JiraApi:
         except JqlError as problem:
             raise _HttpError(400, [str(problem)]) from None
         with self._lock:
-            if len(self._query_cache) > 256:
+            if len(self._query_cache) > 32:
                 self._query_cache.clear()
             self._query_cache[key] = result
         return result
 
 
 # -- query evaluation ---------------------------------------------------------------
+# Over the site's columnar index: numpy masks, a cached sorted permutation per sort key
+# and bisection for a date range on the sort field, so a 1M-issue site answers in ms.
+
+_COMPARE: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
+    "=": lambda c, b: c == b, "!=": lambda c, b: c != b, ">": lambda c, b: c > b,
+    ">=": lambda c, b: c >= b, "<": lambda c, b: c < b, "<=": lambda c, b: c <= b}
+_FLIP = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
 
 
-def _evaluate(site: JiraSite, query: Query) -> list[JiraIssue]:
-    now = site.anchor
-    issues = site.live_issues(now)
+def _position(site: JiraSite, key_or_id: str) -> int | None:
+    """Position of a visible issue by id, key or former key; None if unknown or deleted."""
+    if key_or_id.isdigit():
+        position = site.position_of_id(int(key_or_id))
+    else:
+        found = site.position_of_key(key_or_id)
+        position = None if found is None else found[0]
+    if position is None or not site.index.deleted[position] > site.anchor_ms:
+        return None
+    return position
+
+
+def _sort_column(site: JiraSite, name: str) -> np.ndarray:
+    index = site.index
+    if name == "key":
+        return index.key_rank(site.project_rank)
+    return index.ids if name == "id" else getattr(index, name)
+
+
+def _sorted(site: JiraSite, name: str, descending: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, ascending sort values) for ORDER BY name [DESC], ties by id ascending; cached per generation."""
+    cache = site.index._orders
+    cache_key = (f"{name}:{'desc' if descending else 'asc'}", site.generation)
+    found = cache.get(cache_key)
+    if found is None:
+        column = _sort_column(site, name).astype(np.int64)
+        if descending:
+            column = -column
+        order = np.argsort(column, kind="stable")  # positions are in id order: ties stay by id
+        found = (order, column[order])
+        if len(cache) > 8:
+            cache.clear()
+        cache[cache_key] = found
+    return found
+
+
+def _evaluate(site: JiraSite, query: Query) -> np.ndarray:
+    index = site.index
+    now = site.anchor_ms
+    mask = index.visible(now)
+    order = query.order_by or [("key", "DESC")]
+    ranges: list[tuple[str, int]] = []  # bounds on the single sort field, answered by bisection
     for clause in query.clauses:
         negate = clause.operator in ("!=", "not in")
         if clause.field == "project":
-            keys = set()
+            codes = []
             for value in clause.values:
                 project = site.project(value) or next((p for p in site.projects if p.name.lower() == value.lower()),
                                                       None)
                 if project is None:
                     raise JqlError(f"The value '{value}' does not exist for the field 'project'.")
-                keys.add(project.key)
-            issues = [i for i in issues if (i.project_key in keys) != negate]
+                codes.append(site.project_positions[project.key])
+            matched = np.isin(index.project, codes)
         elif clause.field == "issuetype":
-            names = set()
+            codes = []
             for value in clause.values:
                 name = next((n for n, (type_id, _) in ISSUE_TYPES.items()
                              if n.lower() == value.lower() or type_id == value), None)
                 if name is None:
                     raise JqlError(f"The value '{value}' does not exist for the field 'issuetype'.")
-                names.add(name)
-            issues = [i for i in issues if (i.issue_type in names) != negate]
+                codes.append(TYPE_CODES[name])
+            matched = np.isin(index.itype, codes)
         elif clause.field == "status":
-            names = set()
+            codes = []
             for value in clause.values:
                 name = next((n for n, s in STATUSES.items() if n.lower() == value.lower() or s.id == value), None)
                 if name is None:
                     raise JqlError(f"The value '{value}' does not exist for the field 'status'.")
-                names.add(name)
-            issues = [i for i in issues if (i.status in names) != negate]
+                codes.append(STATUS_CODES[name])
+            matched = np.isin(index.status, codes)
         elif clause.field == "key":
-            ids = set()
+            matched = np.zeros(len(index), dtype=bool)
             for value in clause.values:
-                issue = site.issues_by_id.get(int(value)) if value.isdigit() else site.resolve_key(value)
-                if issue is None or not issue.is_visible(now):
+                position = _position(site, value)
+                if position is None:
                     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*-\d+|\d+", value):
                         raise JqlError(f"The issue key '{value}' for field 'key' is invalid.")
                     raise JqlError(f"An issue with key '{value}' does not exist for field 'key'.")
-                ids.add(issue.id)
-            issues = [i for i in issues if (i.id in ids) != negate]
+                matched[position] = True
         elif clause.field in DATE_FIELDS:
-            bound = parse_date(clause.values[0], clause.field, now)
-            compare = {"=": lambda t: t == bound, "!=": lambda t: t != bound, ">": lambda t: t > bound,
-                       ">=": lambda t: t >= bound, "<": lambda t: t < bound, "<=": lambda t: t <= bound}
-            test = compare[clause.operator]
-            issues = [i for i in issues if test(getattr(i, clause.field))]
+            bound = to_ms(parse_date(clause.values[0], clause.field, site.anchor))
+            if len(order) == 1 and order[0][0] == clause.field and clause.operator in _FLIP:
+                ranges.append((clause.operator, bound))
+                continue
+            mask &= _COMPARE[clause.operator](getattr(index, clause.field), bound)
+            continue
         else:  # pragma: no cover - the parser only yields the fields above
             raise JqlError(f"Field '{clause.field}' is not supported.")
-    order = query.order_by or [("key", "DESC")]
-    result = sorted(issues, key=lambda i: i.id)
+        mask &= ~matched if negate else matched
+    if len(order) == 1:
+        name, direction = order[0]
+        positions, values = _sorted(site, name, direction == "DESC")
+        low, high = 0, len(positions)
+        for operator, bound in ranges:
+            if direction == "DESC":
+                operator, bound = _FLIP[operator], -bound
+            if operator == ">=":
+                low = max(low, int(np.searchsorted(values, bound, "left")))
+            elif operator == ">":
+                low = max(low, int(np.searchsorted(values, bound, "right")))
+            elif operator == "<":
+                high = min(high, int(np.searchsorted(values, bound, "left")))
+            else:
+                high = min(high, int(np.searchsorted(values, bound, "right")))
+        window = positions[low:max(low, high)]
+        return window[mask[window]]
+    selected = np.flatnonzero(mask)
+    keys = [index.ids[selected]]  # the final tie-break
     for name, direction in reversed(order):
-        result.sort(key=_sort_key(name), reverse=direction == "DESC")
-    return result
-
-
-def _sort_key(name: str) -> Callable[[JiraIssue], Any]:
-    if name == "key":
-        return lambda issue: (issue.project_key, issue.number)
-    if name == "id":
-        return lambda issue: issue.id
-    return lambda issue: getattr(issue, name)
+        column = _sort_column(site, name)[selected].astype(np.int64)
+        keys.append(-column if direction == "DESC" else column)
+    return selected[np.lexsort(keys)]
 
 
 # -- parameters ---------------------------------------------------------------------

@@ -19,14 +19,17 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
 
 from simulator.faults import FaultConfigError, FaultPlan, fault_response, rule_from_json
 from simulator.github_api import API_PREFIX, ApiRequest, ApiResponse, GitHubApi
+from simulator.gitlab import GitLabApi, gitlab_merge_request_facts, gitlab_pipeline_facts
+from simulator.jenkins import JenkinsApi, jenkins_build_facts
 from simulator.model import Org
-from simulator.truth import deployment_frequency
+from simulator.truth import deployment_frequency, incidents, production_deployments, rollbacks
 
 ADMIN_PREFIX = "/_sim"
 MAX_REQUEST_BODY = 10 * 1024 * 1024
@@ -211,16 +214,57 @@ class SimulatorServer:
         if path == f"{ADMIN_PREFIX}/health":
             return 200, {"status": "ok", "org": self.org.login, "seed": self.org.seed, "scale": self.org.scale,
                          "anchor": self.org.anchor.strftime("%Y-%m-%dT%H:%M:%SZ"), "sources": sorted(self.apis)}
-        if path == f"{ADMIN_PREFIX}/truth/deployment-frequency":
-            rows = deployment_frequency(self.org)
-            return 200, [{**row, "week_start": row["week_start"].isoformat()} for row in rows]
+        if path == f"{ADMIN_PREFIX}/truth" or path == f"{ADMIN_PREFIX}/truth/":
+            return 200, {"truths": sorted(self.truths())}
+        if path.startswith(f"{ADMIN_PREFIX}/truth/"):
+            compute = self.truths().get(path[len(f"{ADMIN_PREFIX}/truth/"):])
+            if compute is None:
+                return 404, {"message": "Not Found", "truths": sorted(self.truths())}
+            return 200, _jsonable(compute())
         return 404, {"message": "Not Found"}
+
+    def truths(self) -> dict[str, Callable[[], Any]]:
+        """Ground-truth tables served at /_sim/truth/<name>, computed from the models on request."""
+        org = self.org
+        found: dict[str, Callable[[], Any]] = {
+            "deployment-frequency": lambda: deployment_frequency(org),
+            "production-deployments": lambda: production_deployments(org),
+            "incidents": lambda: incidents(org),
+            "rollbacks": lambda: rollbacks(org),
+        }
+        for api in self.apis.values():
+            if isinstance(api, JenkinsApi):
+                found["jenkins-builds"] = lambda site=api.site: jenkins_build_facts(site)
+            elif isinstance(api, GitLabApi):
+                found["gitlab-pipelines"] = lambda site=api.site: gitlab_pipeline_facts(site)
+                found["gitlab-merge-requests"] = lambda site=api.site: gitlab_merge_request_facts(site)
+            elif type(api).__name__ == "JiraApi":
+                from simulator import jira  # owned by the Jira work; its truth functions are optional
+
+                for name, function in (("jira-production-bugs", "production_bugs"),
+                                       ("jira-release-delays", "release_delays")):
+                    if callable(getattr(jira, function, None)):
+                        found[name] = lambda site=api.site, f=getattr(jira, function): f(site)
+        return found
 
     def _named_mutation(self, name: str | None, params: Mapping[str, Any]) -> Callable[[], object]:
         if name not in self.mutations:
             raise FaultConfigError(f"unknown mutation {name!r}; known: {sorted(self.mutations)}")
         mutation = self.mutations[name]
         return lambda: mutation(params)
+
+
+def _jsonable(value: Any) -> Any:
+    """Rows as JSON: dates as `YYYY-MM-DD`, datetimes as ISO 8601 UTC (`...Z`)."""
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def _generic_template(path: str) -> str:

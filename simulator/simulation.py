@@ -39,6 +39,22 @@ class Simulation:
     jenkins: JenkinsSite
     gitlab: GitLabSite
 
+    def advance(self, days: int = 1) -> Simulation:
+        """Move every source's clock `days` days forward, deterministically.
+
+        GitHub first (the org's repositories gain the commits), then Jenkins and GitLab build
+        them, then Jira when its site supports time travel. The same seed and the same
+        sequence of advances give identical sources.
+        """
+        if days < 0:
+            raise ValueError("days must not be negative")
+        self.org.advance(days)
+        self.jenkins.advance(days)
+        self.gitlab.advance(days)
+        if hasattr(self.jira, "advance"):
+            self.jira.advance(days)
+        return self
+
     def server(self, credentials: Credentials, host: str = "127.0.0.1", port: int = 0,
                rate_limit: int = 5000) -> SimulatorServer:
         """A server (not started) mounting every source, accepting these credentials."""

@@ -3,40 +3,69 @@
 These are the answers the warehouse must reproduce. They are deliberately
 written as plain Python over the model (never over HTTP payloads, never SQL),
 so a bug in extraction or in the dbt models cannot hide in both places.
+
+One function per entry of `config/kpi_catalogue.yaml`, named by its `truth` field:
+
+    deployment_frequency, lead_time_for_changes, change_failure_rate, recovery_time  (DORA)
+    release_delays, production_bugs                                                  (delivery)
+    test_coverage, api_documentation_coverage, code_standard_findings, performance   (CI reports)
+    security_alerts                                                                  (security)
+
+Every one accepts the whole `Simulation` as its first argument; those that read
+GitHub only (deployment_frequency, lead_time_for_changes, change_failure_rate,
+api_documentation_coverage, code_standard_findings, security_alerts, performance)
+also accept a bare `Org`. Each returns a list of dicts, one per grain row, dates
+as `datetime.date`, sorted deterministically. The implementations live in
+`simulator.truth_dora`, `truth_delivery`, `truth_ci` and `truth_security`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
-from typing import Iterable
+from datetime import date
+from typing import Any, Iterable
 
-from simulator.model import Deployment, Org
+from simulator.model import Org
+from simulator.truth_common import (
+    FAILED,
+    PENDING,
+    SUCCESSFUL,
+    deployment_result,
+    org_of,
+    week_start,
+    weeks_between as _weeks_between,
+)
+from simulator.truth_ci import (
+    api_documentation_coverage,
+    code_standard_findings,
+    github_artifact_facts,
+    performance,
+    test_coverage,
+)
+from simulator.truth_delivery import production_bugs, release_delay_summary, release_delays
+from simulator.truth_dora import (
+    change_failure_rate,
+    incident_attributions,
+    lead_time_for_changes,
+    lead_time_pull_requests,
+    recovery_events,
+    recovery_time,
+    rolled_back_deployments,
+)
+from simulator.truth_security import security_alerts
 
-SUCCESSFUL = "successful"
-FAILED = "failed"
-PENDING = "pending"
+__all__ = [
+    "FAILED", "PENDING", "SUCCESSFUL", "api_documentation_coverage", "change_failure_rate",
+    "code_standard_findings", "deployment_frequency", "deployment_result", "github_artifact_facts",
+    "incident_attributions", "incidents", "lead_time_for_changes", "lead_time_pull_requests", "performance",
+    "production_bugs", "production_deployments", "recovery_events", "recovery_time", "release_delay_summary",
+    "release_delays", "rollbacks", "rolled_back_deployments", "security_alerts", "test_coverage", "week_start",
+]
 
 
-def deployment_result(deployment: Deployment) -> str:
-    """`successful`, `failed` or `pending`, from the latest status (by created_at, then id)."""
-    latest = deployment.latest_status()
-    state = latest.state if latest is not None else None
-    if state == "success":
-        return SUCCESSFUL
-    if state in ("failure", "error"):
-        return FAILED
-    return PENDING
-
-
-def week_start(moment: datetime) -> date:
-    """Monday of the ISO week containing `moment`, taken in UTC."""
-    day = moment.astimezone(UTC).date()
-    return day - timedelta(days=day.weekday())
-
-
-def production_deployments(org: Org, production_environments: Iterable[str] = ("production",)) -> list[dict]:
+def production_deployments(org: Org | Any, production_environments: Iterable[str] = ("production",)) -> list[dict]:
     """One row per production deployment, for debugging disagreements with the warehouse."""
+    org = org_of(org)
     environments = set(production_environments)
     rows = [
         {
@@ -52,8 +81,14 @@ def production_deployments(org: Org, production_environments: Iterable[str] = ("
     return sorted(rows, key=lambda row: (row["created_at"], row["repo"], row["id"]))
 
 
-def deployment_frequency(org: Org, production_environments: Iterable[str] = ("production",)) -> list[dict]:
-    """Weekly production deployments per team, zero-filled over the org's whole week range."""
+def deployment_frequency(org: Org | Any, production_environments: Iterable[str] = ("production",)) -> list[dict]:
+    """Weekly production deployments per team, zero-filled over the org's whole week range.
+
+    `org`: the GitHub `Org` or the whole Simulation. Columns: team, week_start,
+    deployments (all production deployments created that week), successful_deployments
+    (the KPI), failed_deployments. Sorted by (team, week_start).
+    """
+    org = org_of(org)
     rows = production_deployments(org, production_environments)
     teams = sorted(team.name for team in org.teams)
     if not rows:
@@ -76,15 +111,6 @@ def deployment_frequency(org: Org, production_environments: Iterable[str] = ("pr
         for team in teams
         for week in all_weeks
     ]
-
-
-def _weeks_between(first: date, last: date) -> list[date]:
-    weeks = []
-    week = first
-    while week <= last:
-        weeks.append(week)
-        week += timedelta(days=7)
-    return weeks
 
 
 def incidents(org: Org) -> list[dict]:

@@ -161,3 +161,41 @@ def test_reference_table_is_replaced_wholesale(tmp_path, db):
     loader.load_reference_table("team_repositories", [], columns={"team": "VARCHAR", "repository": "VARCHAR"})
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw.team_repositories").fetchone()[0] == 0
+
+
+def test_http_validator_is_stored_with_the_load_and_forgotten_when_not_trusted(tmp_path, db):
+    from dataclasses import replace
+
+    loader = WarehouseLoader(db)
+    batch = write_batch(tmp_path, "run-1", RECORDS, new_cursor="2024-06-02T00:00:00Z")
+    loader.load([replace(batch, etag='W/"abc"', etag_url="http://x/pulls?page=1")])
+    assert loader.read_validators() == {(STREAM, SCOPE): {"etag": 'W/"abc"', "url": "http://x/pulls?page=1"}}
+    # a failed load moves neither the watermark nor the validator
+    broken = replace(write_batch(tmp_path, "run-2", RECORDS, new_cursor="2024-07-01T00:00:00Z"),
+                     etag='W/"def"', etag_url="http://x/pulls?page=1", records=99)
+    with pytest.raises(LoadError):
+        loader.load([broken])
+    assert loader.read_validators()[(STREAM, SCOPE)]["etag"] == 'W/"abc"'
+    assert loader.read_watermarks()[(STREAM, SCOPE)] == "2024-06-02T00:00:00Z"
+    # a 304 batch: empty, complete, same validator, watermark kept
+    empty = write_batch(tmp_path, "run-3", [], new_cursor="2024-06-02T00:00:00Z", previous="2024-06-02T00:00:00Z")
+    loader.load([replace(empty, etag='W/"abc"', etag_url="http://x/pulls?page=1", not_modified=True)])
+    assert loader.read_validators()[(STREAM, SCOPE)]["etag"] == 'W/"abc"'
+    # a read whose first page could not vouch for the scope forgets the validator
+    loader.load([write_batch(tmp_path, "run-4", RECORDS, new_cursor="2024-06-02T00:00:00Z")])
+    assert loader.read_validators() == {}
+    assert len(table_rows(db)) == 2
+
+
+def test_state_tables_of_an_older_warehouse_are_upgraded_in_place(tmp_path, db):
+    # a warehouse written before validators existed: no ops schema
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE SCHEMA raw")
+        con.execute("CREATE TABLE raw._stream_state (stream VARCHAR NOT NULL, scope VARCHAR NOT NULL, "
+                    "cursor_value VARCHAR, moved_at TIMESTAMPTZ NOT NULL, run_id VARCHAR NOT NULL, "
+                    "PRIMARY KEY (stream, scope))")
+        con.execute("INSERT INTO raw._stream_state VALUES (?, ?, '2024-06-01T00:00:00Z', now(), 'old')", [STREAM, SCOPE])
+    loader = WarehouseLoader(db)
+    assert loader.read_validators() == {}
+    loader.load([write_batch(tmp_path, "run-1", RECORDS, new_cursor="2024-06-02T00:00:00Z")])
+    assert loader.read_watermarks()[(STREAM, SCOPE)] == "2024-06-02T00:00:00Z"

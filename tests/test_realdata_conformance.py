@@ -183,3 +183,74 @@ def test_recorded_primary_limit_without_reset_is_a_rate_limit_not_permission(tmp
         client.get("/users/jacquev6")
         with pytest.raises(RetriesExhausted, match="primary rate limit"):
             client.get("/users/jacquev6")
+
+
+# -- every endpoint issue 4 extracts that has recordings, through the real declarations ----
+
+def _records_of(exchange: Exchange, records_path: str | None) -> list[dict]:
+    body = exchange.json()
+    return body[records_path] if records_path else body
+
+
+@pytest.mark.parametrize("recording, recorded_path, stream_name, scope", [
+    ("Repository.testGetMilestones.txt", "/repos/PyGithub/PyGithub/milestones", "github__milestones", "PyGithub/PyGithub"),
+    ("Repository.testGetIssues.txt", "/repos/PyGithub/PyGithub/issues", "github__issues", "PyGithub/PyGithub"),
+    ("Repository.testGetWorkflowRuns.txt", "/repos/PyGithub/PyGithub/actions/runs", "github__workflow_runs",
+     "PyGithub/PyGithub"),
+    ("CodeScanAlert.testMultipleAlerts.txt", "/repos/matt-davis27/PyGithub/code-scanning/alerts",
+     "github__code_scanning_alerts", "matt-davis27/PyGithub"),
+    ("DependabotAlert.testGetAlertsWithAllArguments.txt", "/repos/coopernetes/PyGithub/dependabot/alerts",
+     "github__dependabot_alerts", "coopernetes/PyGithub"),
+    ("Repository.testGetDeployments.txt", "/repos/PyGithub/PyGithub/deployments", "github__deployments",
+     "PyGithub/PyGithub"),
+])
+def test_recorded_listing_loads_every_record_through_the_real_stream(tmp_path, recording, recorded_path,
+                                                                     stream_name, scope):
+    exchanges = replay(recording)
+    declared = GITHUB_STREAMS[stream_name]
+    pages = [e for e in exchanges if e.method == "GET" and e.status == 200 and e.path.split("?")[0] == recorded_path]
+    assert pages, f"{recording} has no recorded page of {recorded_path}"
+    records = [r for page in pages for r in _records_of(page, declared.records_path) if declared.keeps(r)]
+    stream = declared
+    with ReplayServer(exchanges) as server:
+        [manifest] = extract_scope(client_for(server), [stream], scope, watermarks={}, run_id="replay",
+                                   landing_dir=tmp_path)
+    lines = batch_lines(manifest)
+    expected_keys = {stream.record_key(r, scope) for r in records}
+    assert {line["record_key"] for line in lines} == expected_keys and manifest.records == len(expected_keys) > 0
+    assert manifest.requests == len(pages) and not server.unmatched
+    if stream_name == "github__issues":
+        # 2012's API gave plain issues a pull_request object with null URLs: they are kept
+        assert any(r.get("pull_request") for r in records)
+
+
+def test_recorded_pull_request_commits_as_a_child_of_its_pull_request(tmp_path):
+    exchanges = replay("PullRequest.testGetCommits.txt")
+    [commits] = listing_pages(exchanges, "/repos/PyGithub/PyGithub/pulls/31/commits")
+    parent = {"id": 1731, "number": 31, "updated_at": "2012-05-27T10:00:00Z", "state": "closed"}
+    streams = [GITHUB_STREAMS["github__pull_requests"], GITHUB_STREAMS["github__pull_request_commits"]]
+    with ReplayServer(exchanges, extra={"/repos/PyGithub/PyGithub/pulls": [parent]}) as server:
+        manifests = extract_scope(client_for(server), streams, "PyGithub/PyGithub", watermarks={},
+                                  run_id="replay", landing_dir=tmp_path)
+    child = next(m for m in manifests if m.stream == "github__pull_request_commits")
+    lines = batch_lines(child)
+    assert {line["record_key"] for line in lines} == {f"1731:{c['sha']}" for c in commits}
+    assert all(line["payload"]["pull_number"] == 31 for line in lines) and not server.unmatched
+
+
+def test_recorded_500_then_success_is_retried_transparently(tmp_path):
+    exchanges = replay("Retry.testReturnsRepoAfter1Retry.txt")
+    assert [e.status for e in exchanges] == [500, 200]
+    with ReplayServer(exchanges) as server:
+        client = client_for(server, max_retries=3)
+        assert client.get_json("/repos/PyGithub/PyGithub")["full_name"] == "PyGithub/PyGithub"
+    assert client.request_count == 2
+
+
+def test_recorded_301_for_a_renamed_repository_is_followed_with_the_token(tmp_path):
+    exchanges = replay("Repository.testGetRepositoryWith301Redirect.txt")
+    assert [e.status for e in exchanges] == [301, 200]
+    with ReplayServer(exchanges) as server:
+        body = client_for(server).get_json("/repos/protoncoin/protoncoin")
+    assert body["id"] == exchanges[1].json()["id"] and not server.unmatched
+    assert [e.status for e in server.served] == [301, 200]

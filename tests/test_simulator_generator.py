@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
 
-from simulator.generator import generate_org
+from simulator.generator import SCALES, generate_org
 from simulator.github_api import ApiRequest, GitHubApi
 from simulator.model import Org
 
@@ -252,3 +253,18 @@ def test_releases_point_at_deployed_commits(org: Org) -> None:
         assert len(tags) == len(set(tags))
         for release in org.releases[repo.full_name]:
             assert release.target_commitish in repo.commit_shas() and release.published_at < ANCHOR
+
+
+@pytest.mark.skipif(os.environ.get("KPI_SIM_LARGE") != "1",
+                    reason="builds the large preset (~30 s, ~1.2 GB); set KPI_SIM_LARGE=1 to run")
+def test_large_preset_reaches_half_a_million_ci_runs() -> None:
+    from simulator.gitlab import generate_gitlab
+    from simulator.jenkins import generate_jenkins
+
+    org = generate_org("large", seed=7, anchor=ANCHOR)
+    days = SCALES["large"].days
+    runs = sum(len(runs) for runs in org.workflow_runs.values())
+    builds = sum(len(job.builds) for job in generate_jenkins(org.repositories, org.seed, org.anchor, days).all_jobs())
+    pipelines = sum(len(p.pipelines) for p in generate_gitlab(org.repositories, org.seed, org.anchor, days).projects)
+    assert len(org.repositories) == 200 and days == 730
+    assert runs + builds + pipelines >= 500_000, (runs, builds, pipelines)

@@ -324,3 +324,38 @@ def test_dependabot_alerts_use_cursor_pagination_and_filters(server: SimulatorSe
                                                and a.state in ("open", "fixed")}
     closed = session.get(f"{server.github_url}/repos/acme/ledger/code-scanning/alerts?state=closed", timeout=10).json()
     assert {a["state"] for a in closed} <= {"fixed", "dismissed"}
+
+
+def test_admin_truth_endpoints_serve_every_truth_with_iso_dates() -> None:
+    from datetime import date
+
+    from simulator.gitlab import gitlab_pipeline_facts
+    from simulator.jenkins import jenkins_build_facts
+    from simulator.simulation import Credentials, build_simulation
+    from simulator.truth import deployment_frequency, incidents
+
+    simulation = build_simulation("small", seed=7, anchor=ANCHOR)
+    with simulation.server(Credentials()) as server:
+        index = requests.get(f"{server.base_url}/_sim/truth", timeout=10).json()["truths"]
+        assert {"deployment-frequency", "jenkins-builds", "gitlab-pipelines", "incidents"} <= set(index)
+        for name in index:
+            assert requests.get(f"{server.base_url}/_sim/truth/{name}", timeout=30).status_code == 200
+        assert requests.get(f"{server.base_url}/_sim/truth/nope", timeout=10).status_code == 404
+
+        def expected(rows: list[dict]) -> list[dict]:
+            return [{key: (value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime)
+                           else value.isoformat() if isinstance(value, date) else value)
+                     for key, value in row.items()} for row in rows]
+        for name, rows in (("jenkins-builds", jenkins_build_facts(simulation.jenkins)),
+                           ("gitlab-pipelines", gitlab_pipeline_facts(simulation.gitlab)),
+                           ("deployment-frequency", deployment_frequency(simulation.org)),
+                           ("incidents", incidents(simulation.org))):
+            served = requests.get(f"{server.base_url}/_sim/truth/{name}", timeout=30).json()
+            assert served == expected(rows) and served, name
+        served = requests.get(f"{server.base_url}/_sim/truth/jenkins-builds", timeout=30).json()
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", served[0]["week_start"])
+        # Truth follows time travel: computed from the models on every request.
+        before = requests.get(f"{server.base_url}/_sim/truth/gitlab-pipelines", timeout=30).json()
+        simulation.advance(7)
+        after = requests.get(f"{server.base_url}/_sim/truth/gitlab-pipelines", timeout=30).json()
+        assert after == expected(gitlab_pipeline_facts(simulation.gitlab)) != before

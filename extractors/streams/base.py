@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -15,6 +16,14 @@ from extractors.pagination import LinkHeaderPaginator, Paginator
 
 SCOPES = ("org", "repository")
 REPLICATIONS = ("full", "sorted_desc")
+
+
+def _present(value: Any) -> bool:
+    """Set and meaningful: GitHub (2012 recordings) sent plain issues a `pull_request` object
+    whose URLs are all null; only a pull request has them filled."""
+    if isinstance(value, Mapping):
+        return any(item is not None for item in value.values())
+    return value not in (None, "", [])
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -39,10 +48,32 @@ class Stream:
     parent_key_fields: Mapping[str, str] = field(default_factory=dict)
     keep_fields: tuple[str, ...] | None = None  # None keeps the whole payload
     paginator: Paginator = field(default_factory=LinkHeaderPaginator)
+    # Query parameters sent only on an incremental read (a watermark exists, no full
+    # refresh). Values are templates: {since_iso} / {since_date} are watermark - overlap,
+    # e.g. {"since": "{since_iso}"} or {"created": ">={since_date}"}.
+    incremental_params: Mapping[str, str] = field(default_factory=dict)
+    # Records holding any of these keys (non-null) are dropped, e.g. /issues lists pull
+    # requests with a `pull_request` key.
+    exclude_if_present: tuple[str, ...] = ()
+    # Prefix the record key with the scope: for keys only unique within a repository
+    # (alert numbers), so raw tables keyed on record_key never collide across scopes.
+    key_includes_scope: bool = False
+    # True when any change in the scope moves a record onto the first page (the listing
+    # is sorted by update time, newest first): an unchanged first page (HTTP 304) then
+    # proves the whole scope unchanged. Otherwise an ETag is only trusted when the first
+    # page was the whole read.
+    first_page_reflects_changes: bool = False
+    # Child streams only: read for every parent in the batch only on a full refresh;
+    # otherwise only for parents whose cursor is within `detail_horizon` of the newest
+    # parent (extract_scope). One request per parent makes a first sync of years of pull
+    # requests or workflow runs cost more than a token's hourly budget; the nightly
+    # increment (parents in the overlap window) is always inside the horizon.
+    bounded_backfill: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
         object.__setattr__(self, "parent_key_fields", _frozen(self.parent_key_fields))
+        object.__setattr__(self, "incremental_params", _frozen(self.incremental_params))
         if self.scope not in SCOPES:
             raise ValueError(f"{self.name}: scope must be one of {SCOPES}, got {self.scope!r}")
         if self.replication not in REPLICATIONS:
@@ -63,11 +94,25 @@ class Stream:
     def placeholders(self) -> set[str]:
         return {name for _, name, _, _ in string.Formatter().parse(self.path) if name}
 
-    def record_key(self, record: Mapping[str, Any]) -> str:
+    def record_key(self, record: Mapping[str, Any], scope: str | None = None) -> str:
         try:
-            return ":".join(str(record[field_name]) for field_name in self.primary_key)
+            key = ":".join(str(record[field_name]) for field_name in self.primary_key)
         except KeyError as missing:
             raise KeyError(f"{self.name}: record lacks primary key field {missing}") from None
+        if self.key_includes_scope:
+            if not scope:
+                raise ValueError(f"{self.name}: record keys include the scope; pass scope=")
+            return f"{scope}#{key}"
+        return key
+
+    def keeps(self, record: Mapping[str, Any]) -> bool:
+        """False for records the declaration excludes (e.g. pull requests in /issues)."""
+        return not any(_present(record.get(name)) for name in self.exclude_if_present)
+
+    def incremental_query(self, since: "datetime") -> dict[str, str]:
+        """The incremental parameters for a read starting at `since` (UTC)."""
+        values = {"since_iso": since.strftime("%Y-%m-%dT%H:%M:%SZ"), "since_date": since.strftime("%Y-%m-%d")}
+        return {name: template.format(**values) for name, template in self.incremental_params.items()}
 
     def project(self, record: Mapping[str, Any]) -> dict[str, Any]:
         if self.keep_fields is None:

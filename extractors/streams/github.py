@@ -1,4 +1,17 @@
-"""GitHub REST streams. Adding a stream means adding one entry to GITHUB_STREAMS."""
+"""GitHub REST streams. Adding a stream means adding one entry to GITHUB_STREAMS.
+
+Replication, per stream:
+- `sorted_desc`: the endpoint lists newest first by `cursor_field`; a read stops at the
+  first record older than watermark - overlap (`sort=updated&direction=desc` where the
+  endpoint offers it).
+- `incremental_params`: the endpoint filters server-side (`since` on /issues,
+  `created=>=DATE` on Actions runs), sent only when a watermark exists.
+- children (`parent=`): read once per parent record landed in the same run, so they
+  follow the parent's increment (reviews/commits of the pull requests updated in the
+  window, statuses of the deployments in the window, jobs/artifacts of recent runs).
+Every stream also sends `If-None-Match` with the first page's ETag of the previous run
+(see extractors.extract): an unchanged scope costs one 304.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +36,7 @@ _STREAMS = (
     ),
     Stream(
         name="github__pull_requests",
+        first_page_reflects_changes=True,
         source="github",
         path="/repos/{owner}/{repo}/pulls",
         primary_key=("id",),
@@ -55,6 +69,130 @@ _STREAMS = (
         replication="full",
         parent="github__deployments",
         parent_key_fields={"deployment_id": "id"},
+    ),
+    # Children of the pull requests landed in this run (updated within the window).
+    Stream(
+        name="github__pull_request_reviews",
+        bounded_backfill=True,
+        source="github",
+        path="/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+        primary_key=("id",),
+        cursor_field="submitted_at",
+        params={"per_page": 100},
+        parent="github__pull_requests",
+        parent_key_fields={"pull_number": "number", "pull_request_id": "id"},
+    ),
+    # The commits of a pull request map it to deployments (deployment sha in its commits).
+    Stream(
+        name="github__pull_request_commits",
+        bounded_backfill=True,
+        source="github",
+        path="/repos/{owner}/{repo}/pulls/{pull_number}/commits",
+        primary_key=("pull_request_id", "sha"),
+        params={"per_page": 100},
+        parent="github__pull_requests",
+        parent_key_fields={"pull_number": "number", "pull_request_id": "id"},
+        keep_fields=("sha", "commit", "author", "committer", "parents", "html_url"),
+    ),
+    # Listed newest first by publication; edits to releases older than the window are
+    # not re-read (releases are rarely edited; a full refresh picks them up).
+    Stream(
+        name="github__releases",
+        source="github",
+        path="/repos/{owner}/{repo}/releases",
+        primary_key=("id",),
+        cursor_field="published_at",
+        params={"per_page": 100},
+        replication="sorted_desc",
+    ),
+    # Few per repository: read whole (one page, so mostly a 304).
+    Stream(
+        name="github__milestones",
+        source="github",
+        path="/repos/{owner}/{repo}/milestones",
+        primary_key=("id",),
+        cursor_field="updated_at",
+        params={"state": "all", "per_page": 100},
+    ),
+    # /issues lists pull requests too (with a `pull_request` key): those are dropped.
+    Stream(
+        name="github__issues",
+        source="github",
+        path="/repos/{owner}/{repo}/issues",
+        primary_key=("id",),
+        cursor_field="updated_at",
+        params={"state": "all", "sort": "updated", "direction": "desc", "per_page": 100},
+        replication="sorted_desc",
+        incremental_params={"since": "{since_iso}"},
+        exclude_if_present=("pull_request",),
+        first_page_reflects_changes=True,
+    ),
+    # Newest first by creation; runs finish within hours, so re-reading the runs created
+    # in the window (created=>=DATE) catches their completion.
+    Stream(
+        name="github__workflow_runs",
+        source="github",
+        path="/repos/{owner}/{repo}/actions/runs",
+        primary_key=("id",),
+        cursor_field="created_at",
+        params={"per_page": 100},
+        records_path="workflow_runs",
+        incremental_params={"created": ">={since_date}"},
+        keep_fields=(
+            "id", "name", "node_id", "head_branch", "head_sha", "path", "run_number", "run_attempt",
+            "event", "status", "conclusion", "workflow_id", "url", "html_url", "pull_requests",
+            "created_at", "updated_at", "run_started_at", "actor", "triggering_actor",
+            "head_commit", "display_title",
+        ),
+    ),
+    Stream(
+        name="github__workflow_jobs",
+        bounded_backfill=True,
+        source="github",
+        path="/repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
+        primary_key=("id",),
+        cursor_field="started_at",
+        params={"per_page": 100},
+        records_path="jobs",
+        parent="github__workflow_runs",
+        parent_key_fields={"run_id": "id"},
+    ),
+    # Metadata only; downloading and parsing the reports comes with the CI issue.
+    Stream(
+        name="github__workflow_artifacts",
+        bounded_backfill=True,
+        source="github",
+        path="/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
+        primary_key=("id",),
+        cursor_field="updated_at",
+        params={"per_page": 100},
+        records_path="artifacts",
+        parent="github__workflow_runs",
+        parent_key_fields={"run_id": "id"},
+    ),
+    # Alert numbers are per repository: keys carry the scope.
+    Stream(
+        name="github__code_scanning_alerts",
+        source="github",
+        path="/repos/{owner}/{repo}/code-scanning/alerts",
+        primary_key=("number",),
+        cursor_field="updated_at",
+        params={"sort": "updated", "direction": "desc", "per_page": 100},
+        replication="sorted_desc",
+        key_includes_scope=True,
+        first_page_reflects_changes=True,
+    ),
+    # Cursor pagination (`after`, no `page`): followed through Link rel="next".
+    Stream(
+        name="github__dependabot_alerts",
+        source="github",
+        path="/repos/{owner}/{repo}/dependabot/alerts",
+        primary_key=("number",),
+        cursor_field="updated_at",
+        params={"sort": "updated", "direction": "desc", "per_page": 100},
+        replication="sorted_desc",
+        key_includes_scope=True,
+        first_page_reflects_changes=True,
     ),
 )
 

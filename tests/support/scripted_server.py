@@ -28,6 +28,7 @@ class Scripted:
 class Received:
     path: str  # path + query as sent
     headers: dict[str, str]
+    method: str = "GET"
 
 
 class ScriptedServer:
@@ -72,8 +73,14 @@ class ScriptedServer:
             def log_message(self, *args: object) -> None:  # keep test output quiet
                 pass
 
-            def do_GET(self) -> None:
-                server.received.append(Received(self.path, dict(self.headers.items())))
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                self.do_GET(method="POST")
+
+            def do_GET(self, method: str = "GET") -> None:
+                server.received.append(Received(self.path, dict(self.headers.items()), method))
                 scripted = server._next_for(self.path)
                 if scripted is None:
                     scripted = Scripted(404, {"message": "Not Found (unscripted)"})

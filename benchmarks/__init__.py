@@ -1,0 +1,1 @@
+"""Measured benchmarks (run as modules, e.g. `python -m benchmarks.simulator_scale`)."""

@@ -1,0 +1,250 @@
+"""Ground truth for the KPIs read from CI reports (re-exported by `simulator.truth`).
+
+Test coverage, API documentation coverage, code-standard findings and performance.
+The numbers come from the *facts* the report generators (`simulator.ci_reports`)
+return alongside the documents they render — the true values encoded in the
+reports — never from parsing the documents or the API payloads.
+
+Where reports live in the model:
+  * GitHub Actions: a `WorkflowRun` archives artifacts (`github_api.run_artifacts`,
+    facts from `github_api.artifact_files`): `coverage-report` (Cobertura) and
+    `code-scanning-sarif` today. OpenAPI documents and benchmark (k6) results are
+    looked up under the artifact names in `OPENAPI_ARTIFACTS` / `BENCHMARK_ARTIFACTS`;
+    the generator does not archive any yet, so those two KPIs have no rows until it does.
+  * Jenkins: SUCCESS/UNSTABLE builds archive one coverage report (`build.coverage.facts`).
+  * GitLab: jobs only carry a log-parsed coverage percentage, no report (no line counts),
+    so GitLab contributes no coverage report.
+
+A run/build is on the default branch when its branch is the repository's default
+branch (GitHub: `head_branch`, and not a `pull_request` event; Jenkins: `branch`). A run
+belongs to the ISO week of its start (GitHub `created_at`, Jenkins `started_at`);
+"latest" = the latest start (ties: source name, then run id). `artifact_facts` can be
+swapped (tests hand-build facts); it receives (org, run, artifact name) and returns the
+facts or None when the run did not archive that artifact.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Callable, Iterable, Mapping
+
+from simulator.model import Org, Repository, WorkflowRun
+from simulator.truth_common import org_of, ratio_or_none, simulation_of, week_start
+
+ArtifactFacts = Callable[[Org, WorkflowRun, str], "Mapping[str, Any] | None"]
+
+COVERAGE_ARTIFACTS = ("coverage-report",)
+SARIF_ARTIFACTS = ("code-scanning-sarif",)
+OPENAPI_ARTIFACTS = ("openapi", "openapi-spec", "openapi-document")
+BENCHMARK_ARTIFACTS = ("benchmark", "benchmark-results", "k6-summary", "load-test")
+GITHUB_ACTIONS = "github_actions"
+JENKINS = "jenkins"
+
+
+def github_artifact_facts(org: Org, run: WorkflowRun, name: str) -> Mapping[str, Any] | None:
+    """The facts of artifact `name` of `run`, or None when the run did not archive it."""
+    from simulator.github_api import artifact_files, run_artifacts  # lazily: keeps the truth import-light
+
+    if name not in {artifact for _, artifact in run_artifacts(run)}:
+        return None
+    return artifact_files(org, run, name)[1]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    repo: str
+    started_at: datetime
+    source: str
+    run_id: int
+    load: Callable[[], "Mapping[str, Any] | None"]
+
+    @property
+    def order(self) -> tuple:
+        return (self.started_at, self.source, self.run_id)
+
+
+def _default_branch_runs(org: Org, repo: Repository, successful_only: bool) -> Iterable[WorkflowRun]:
+    for run in org.workflow_runs.get(repo.full_name, []):
+        if run.event == "pull_request" or run.head_branch != repo.default_branch or run.status != "completed":
+            continue
+        if successful_only and run.conclusion != "success":
+            continue
+        yield run
+
+
+def _github_candidates(org: Org, artifact_names: Iterable[str], successful_only: bool,
+                       artifact_facts: ArtifactFacts) -> list[_Candidate]:
+    names = tuple(artifact_names)
+
+    def loader(run: WorkflowRun) -> Callable[[], "Mapping[str, Any] | None"]:
+        def load() -> Mapping[str, Any] | None:
+            for name in names:
+                facts = artifact_facts(org, run, name)
+                if facts is not None:
+                    return facts
+            return None
+        return load
+
+    return [_Candidate(repo.full_name, run.created_at, GITHUB_ACTIONS, run.id, loader(run))
+            for repo in org.repositories for run in _default_branch_runs(org, repo, successful_only)]
+
+
+def _latest_per_repo_week(candidates: Iterable[_Candidate],
+                          required: tuple[str, ...]) -> dict[tuple[str, date], tuple[_Candidate, Mapping]]:
+    """Per (repo, week of start), the latest candidate whose facts exist and carry `required` keys."""
+    grouped: dict[tuple[str, date], list[_Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        grouped[(candidate.repo, week_start(candidate.started_at))].append(candidate)
+    chosen = {}
+    for key, group in grouped.items():
+        for candidate in sorted(group, key=lambda c: c.order, reverse=True):
+            facts = candidate.load()
+            if facts is not None and all(name in facts for name in required):
+                chosen[key] = (candidate, facts)
+                break
+    return chosen
+
+
+def _rows(org: Org, chosen: dict[tuple[str, date], tuple[_Candidate, Mapping]],
+          values: Callable[[Mapping], dict]) -> list[dict]:
+    rows = []
+    for (repo, week), (candidate, facts) in chosen.items():
+        rows.append({"team": org.team_of(repo), "repo": repo, "week_start": week, "source": candidate.source,
+                     "run_id": candidate.run_id, "run_started_at": candidate.started_at, **values(facts)})
+    return sorted(rows, key=lambda row: (row["team"], row["repo"], row["week_start"]))
+
+
+def _percent(numerator: float, denominator: float) -> float | None:
+    value = ratio_or_none(numerator, denominator)
+    return None if value is None else 100.0 * value
+
+
+# -- test coverage --------------------------------------------------------------------
+
+
+def test_coverage(source: Any, artifact_facts: ArtifactFacts = github_artifact_facts) -> list[dict]:
+    """Line coverage per team, repository and week, from the latest successful default-branch CI run.
+
+    `source`: the Simulation (GitHub Actions and Jenkins are read). Candidates per
+    repository and week: successful (`conclusion == success`) default-branch GitHub Actions
+    runs with a coverage report, and Jenkins builds with result SUCCESS (UNSTABLE = tests
+    failed, not successful) that archived one. The latest candidate across both systems wins.
+    Columns: team, repo, week_start, source, run_id (GitHub run id / Jenkins build number),
+    run_started_at, lines_covered, lines_valid, line_coverage_percent (100 * covered / valid,
+    None for 0 lines) and the team value for that week, weighted by lines valid:
+    team_lines_covered, team_lines_valid, team_line_coverage_percent (sums over the team's
+    repositories with a report that week). Weeks without a qualifying run have no row.
+    Sorted by (team, repo, week_start).
+    """
+    sim = simulation_of(source)
+    org = sim.org
+    candidates = _github_candidates(org, COVERAGE_ARTIFACTS, True, artifact_facts)
+    default_branch = {repo.full_name: repo.default_branch for repo in org.repositories}
+    for job in sim.jenkins.all_jobs():
+        for build in job.builds:
+            if build.result == "SUCCESS" and build.coverage is not None \
+                    and build.branch == default_branch.get(job.repo):
+                candidates.append(_Candidate(job.repo, build.started_at, JENKINS, build.number,
+                                             lambda build=build: build.coverage.facts))
+    chosen = _latest_per_repo_week(candidates, ("lines_covered", "lines_valid"))
+    rows = _rows(org, chosen, lambda facts: {
+        "lines_covered": facts["lines_covered"], "lines_valid": facts["lines_valid"],
+        "line_coverage_percent": _percent(facts["lines_covered"], facts["lines_valid"])})
+    team_totals: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        totals = team_totals[(row["team"], row["week_start"])]
+        totals[0] += row["lines_covered"]
+        totals[1] += row["lines_valid"]
+    for row in rows:
+        covered, valid = team_totals[(row["team"], row["week_start"])]
+        row.update(team_lines_covered=covered, team_lines_valid=valid,
+                   team_line_coverage_percent=_percent(covered, valid))
+    return rows
+
+
+test_coverage.__test__ = False  # a KPI, not a pytest test, despite its catalogue name
+
+
+# -- API documentation coverage -------------------------------------------------------
+
+
+def api_documentation_coverage(source: Any, artifact_facts: ArtifactFacts = github_artifact_facts,
+                               artifact_names: Iterable[str] = OPENAPI_ARTIFACTS) -> list[dict]:
+    """Documented share of the operations of the latest default-branch OpenAPI document of the week.
+
+    `source`: the Simulation or its `Org` (GitHub Actions artifacts only). The latest
+    completed default-branch run of the week (any conclusion: the document exists whether
+    or not the tests passed) that archived an OpenAPI document. A documented operation is
+    the generator's fact `documented_operations` (summary AND description AND described
+    responses — for generated documents this coincides with the catalogue's "summary or
+    description and a documented success response", see the report).
+    Columns: team, repo, week_start, source, run_id, run_started_at, operations,
+    documented_operations, documented_operations_percent (None for 0 operations).
+    No team aggregate is defined by the catalogue. Sorted by (team, repo, week_start).
+    """
+    org = org_of(source)
+    candidates = _github_candidates(org, artifact_names, False, artifact_facts)
+    chosen = _latest_per_repo_week(candidates, ("operations", "documented_operations"))
+    return _rows(org, chosen, lambda facts: {
+        "operations": facts["operations"], "documented_operations": facts["documented_operations"],
+        "documented_operations_percent": _percent(facts["documented_operations"], facts["operations"])})
+
+
+# -- code-standard findings -----------------------------------------------------------
+
+
+def code_standard_findings(source: Any, artifact_facts: ArtifactFacts = github_artifact_facts,
+                           artifact_names: Iterable[str] = SARIF_ARTIFACTS) -> list[dict]:
+    """SARIF error and warning results of the latest default-branch run of the week.
+
+    `source`: the Simulation or its `Org` (GitHub Actions artifacts only). The latest
+    completed default-branch run of the week that archived a SARIF log (any conclusion;
+    cancelled runs archive nothing). Columns: team, repo, week_start, source, run_id,
+    run_started_at, error_findings, warning_findings, findings (= error + warning; `note`
+    results are not findings), and the team sums for that week over the team's
+    repositories with a log that week: team_error_findings, team_warning_findings,
+    team_findings. Sorted by (team, repo, week_start).
+    """
+    org = org_of(source)
+    candidates = _github_candidates(org, artifact_names, False, artifact_facts)
+    chosen = _latest_per_repo_week(candidates, ("by_level",))
+    rows = _rows(org, chosen, lambda facts: {
+        "error_findings": facts["by_level"].get("error", 0), "warning_findings": facts["by_level"].get("warning", 0),
+        "findings": facts["by_level"].get("error", 0) + facts["by_level"].get("warning", 0)})
+    team_totals: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        totals = team_totals[(row["team"], row["week_start"])]
+        totals[0] += row["error_findings"]
+        totals[1] += row["warning_findings"]
+    for row in rows:
+        errors, warnings = team_totals[(row["team"], row["week_start"])]
+        row.update(team_error_findings=errors, team_warning_findings=warnings, team_findings=errors + warnings)
+    return rows
+
+
+# -- performance ----------------------------------------------------------------------
+
+
+def performance(source: Any, artifact_facts: ArtifactFacts = github_artifact_facts,
+                artifact_names: Iterable[str] = BENCHMARK_ARTIFACTS) -> list[dict]:
+    """p95 latency of the latest default-branch benchmark/load-test result of the week.
+
+    `source`: the Simulation or its `Org` (GitHub Actions artifacts only). The latest
+    completed default-branch run of the week that archived a benchmark result (k6
+    summary facts `p95_ms`), any conclusion. Columns: team, repo, week_start, source,
+    run_id, run_started_at, p95_latency_ms, and team_max_p95_latency_ms (the maximum over
+    the team's repositories with a result that week). Sorted by (team, repo, week_start).
+    """
+    org = org_of(source)
+    candidates = _github_candidates(org, artifact_names, False, artifact_facts)
+    chosen = _latest_per_repo_week(candidates, ("p95_ms",))
+    rows = _rows(org, chosen, lambda facts: {"p95_latency_ms": facts["p95_ms"]})
+    team_max: dict[tuple[str, date], float] = {}
+    for row in rows:
+        key = (row["team"], row["week_start"])
+        team_max[key] = max(team_max.get(key, row["p95_latency_ms"]), row["p95_latency_ms"])
+    for row in rows:
+        row["team_max_p95_latency_ms"] = team_max[(row["team"], row["week_start"])]
+    return rows
