@@ -456,7 +456,8 @@ def dependabot_alert_json(org: Org, alert: SecurityAlert, base: str) -> dict[str
 WORKFLOW_NAME = "CI"
 WORKFLOW_PATH = ".github/workflows/ci.yml"
 JOB_NAMES = ("lint", "test", "build")
-ARTIFACT_NAMES = ("coverage-report", "code-scanning-sarif")
+# Appending keeps existing artifact ids stable (id = run id * 10 + index).
+ARTIFACT_NAMES = ("coverage-report", "code-scanning-sarif", "openapi-spec", "benchmark-results")
 ARTIFACT_RETENTION_DAYS = 90
 BLOB_PREFIX = "/_blobs/artifacts/"  # unauthenticated, signed download URLs, like GitHub's blob storage
 
@@ -570,8 +571,21 @@ def artifact_files(org: Org, run: WorkflowRun, name: str) -> tuple[dict[str, byt
         document, facts = ci_reports.coverage_report("cobertura", rng, files, rng.uniform(0.55, 0.92),
                                                       generated_at=run.updated_at)
         return {"coverage.xml": document}, facts
-    document, facts = ci_reports.sarif_report(rng, rng.randint(0, 6))
-    return {"results.sarif": document}, facts
+    if name == "code-scanning-sarif":
+        document, facts = ci_reports.sarif_report(rng, rng.randint(0, 6))
+        return {"results.sarif": document}, facts
+    # A service's API surface and documentation habits belong to the repository; each run
+    # drifts a little around them, so the KPI trend moves slowly as real ones do.
+    service = random.Random(f"{org.seed}:service:{run.repo}")
+    if name == "openapi-spec":
+        operations = service.randint(8, 40)
+        share = min(1.0, max(0.0, service.uniform(0.4, 0.95) + rng.uniform(-0.05, 0.05)))
+        document, facts = ci_reports.openapi_spec(rng, stem, operations, share)
+        return {"openapi.json": document}, facts
+    if name == "benchmark-results":
+        document, facts = ci_reports.benchmark_result(rng, stem)
+        return {"k6-summary.json": document}, facts
+    raise ValueError(f"unknown artifact {name!r}")
 
 
 def artifact_zip(org: Org, run: WorkflowRun, name: str) -> bytes:

@@ -8,9 +8,9 @@ reports — never from parsing the documents or the API payloads.
 Where reports live in the model:
   * GitHub Actions: a `WorkflowRun` archives artifacts (`github_api.run_artifacts`,
     facts from `github_api.artifact_files`): `coverage-report` (Cobertura) and
-    `code-scanning-sarif` today. OpenAPI documents and benchmark (k6) results are
-    looked up under the artifact names in `OPENAPI_ARTIFACTS` / `BENCHMARK_ARTIFACTS`;
-    the generator does not archive any yet, so those two KPIs have no rows until it does.
+    `code-scanning-sarif`, `openapi-spec` (OpenAPI 3 JSON) and `benchmark-results` (k6
+    summary); OpenAPI documents and benchmark results are looked up under the artifact
+    names in `OPENAPI_ARTIFACTS` / `BENCHMARK_ARTIFACTS`.
   * Jenkins: SUCCESS/UNSTABLE builds archive one coverage report (`build.coverage.facts`).
   * GitLab: jobs only carry a log-parsed coverage percentage, no report (no line counts),
     so GitLab contributes no coverage report.

@@ -171,7 +171,7 @@ def test_workflow_runs_jobs_and_artifacts_match_their_schemas(schemas: dict, fet
     assert [job["conclusion"] for job in jobs["jobs"]] == ["success", "failure", "skipped"]
     validate(schemas, jobs["jobs"], "job", as_array=True)
     artifacts = fetch(f"/repos/acme/ledger/actions/runs/{failed.id}/artifacts")
-    assert [a["name"] for a in artifacts["artifacts"]] == ["coverage-report", "code-scanning-sarif"]
+    assert [a["name"] for a in artifacts["artifacts"]] == ["coverage-report", "code-scanning-sarif", "openapi-spec", "benchmark-results"]
     validate(schemas, artifacts["artifacts"], "artifact", as_array=True)
 
 

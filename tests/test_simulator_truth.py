@@ -698,9 +698,14 @@ def test_smoke_ci_report_kpis(small_sim) -> None:
     assert len({(r["repo"], r["week_start"]) for r in coverage_rows}) == len(coverage_rows)
     findings = truth.code_standard_findings(small_sim)
     assert findings and all(r["findings"] == r["error_findings"] + r["warning_findings"] >= 0 for r in findings)
-    for r in truth.api_documentation_coverage(small_sim):  # no OpenAPI artifacts are generated yet
-        assert r["documented_operations_percent"] is None or 0.0 <= r["documented_operations_percent"] <= 100.0
-    for r in truth.performance(small_sim):  # no benchmark artifacts are generated yet
+    documentation = truth.api_documentation_coverage(small_sim)
+    assert {r["team"] for r in documentation} == {"growth", "payments", "platform"}
+    for r in documentation:
+        assert 0 <= r["documented_operations"] <= r["operations"]
+        assert r["documented_operations_percent"] == pytest.approx(100.0 * r["documented_operations"] / r["operations"])
+    performance = truth.performance(small_sim)
+    assert {r["team"] for r in performance} == {"growth", "payments", "platform"}
+    for r in performance:
         assert 0 < r["p95_latency_ms"] <= r["team_max_p95_latency_ms"]
 
 
