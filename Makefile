@@ -27,8 +27,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Results go to benchmarks/results/<date>-*.json. SCALE=small|medium|large.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run --scale $(SCALE)
+	$(BIN)/python -m benchmarks.simulator_scale --scale $(SCALE) --source jira
+	$(BIN)/python -m benchmarks.github_extraction --scale $(SCALE)
 
 # Regenerate the full pinned dependency set from pyproject.toml.
 lock:
