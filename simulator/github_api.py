@@ -567,10 +567,12 @@ def artifact_files(org: Org, run: WorkflowRun, name: str) -> tuple[dict[str, byt
     rng = random.Random(f"{org.seed}:artifact:{run.id}:{name}")
     stem = run.repo.split("/", 1)[1].replace("-", "_")
     if name == "coverage-report":
+        # Each repository keeps one coverage tool, so every real format is served somewhere.
+        fmt = ci_reports.COVERAGE_FORMATS[int(hashlib.sha256(run.repo.encode()).hexdigest(), 16) % 4]
         files = [f"src/{stem}/{module}.py" for module in ("api", "models", "service", "storage", "util")]
-        document, facts = ci_reports.coverage_report("cobertura", rng, files, rng.uniform(0.55, 0.92),
+        document, facts = ci_reports.coverage_report(fmt, rng, files, rng.uniform(0.55, 0.92),
                                                       generated_at=run.updated_at)
-        return {"coverage.xml": document}, facts
+        return {ci_reports.COVERAGE_PATHS[fmt]: document}, facts
     if name == "code-scanning-sarif":
         document, facts = ci_reports.sarif_report(rng, rng.randint(0, 6))
         return {"results.sarif": document}, facts
