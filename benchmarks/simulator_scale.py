@@ -64,7 +64,7 @@ def bench_jira(args: argparse.Namespace) -> dict[str, Any]:
     from simulator.generator import SCALES as ORG_SCALES
     from simulator.jira import generate_jira
     from simulator.jira_api import JiraApi, _encode_token
-    from simulator.jira_http import JiraHttpServer
+    from simulator.server import ApiServer
     from simulator.simulation import JIRA_ISSUES
 
     anchor = datetime.fromisoformat(args.anchor).replace(tzinfo=UTC)
@@ -84,9 +84,9 @@ def bench_jira(args: argparse.Namespace) -> dict[str, Any]:
     since = (site.anchor - timedelta(days=preset.days + 1)).date().isoformat()  # everything: a full crawl
     jql = f'updated >= "{since}" ORDER BY updated ASC'
     serve: dict[str, Any] = {"jql": jql}
-    with JiraHttpServer(api) as server, requests.Session() as http:
+    with ApiServer({"/jira": api}) as server, requests.Session() as http:
         http.auth = (email, token)
-        search = f"{server.url}/rest/api/3/search/jql"
+        search = f"{server.url_for('jira')}/rest/api/3/search/jql"
 
         def first_page(fields: str = "*all", expand: str = "changelog") -> dict:
             response = http.get(search, params={"jql": jql, "maxResults": 100, "fields": fields, "expand": expand},
@@ -122,7 +122,7 @@ def bench_jira(args: argparse.Namespace) -> dict[str, Any]:
         serve["deep_page_next_page_token"] = {"offset": deep, **latency(deep_page, args.repeat)}
 
         def deep_server_page() -> dict:
-            response = http.get(f"{server.url}/rest/api/2/search", params={
+            response = http.get(f"{server.url_for('jira')}/rest/api/2/search", params={
                 "jql": jql, "startAt": deep, "maxResults": 100, "fields": "*navigable"}, timeout=120)
             response.raise_for_status()
             return response.json()
@@ -132,7 +132,7 @@ def bench_jira(args: argparse.Namespace) -> dict[str, Any]:
         chatty_key = site.issue_at(chatty).key
 
         def changelog(key: str) -> dict:
-            response = http.get(f"{server.url}/rest/api/3/issue/{key}/changelog", params={"maxResults": 100},
+            response = http.get(f"{server.url_for('jira')}/rest/api/3/issue/{key}/changelog", params={"maxResults": 100},
                                 timeout=120)
             response.raise_for_status()
             return response.json()
@@ -147,7 +147,7 @@ def bench_jira(args: argparse.Namespace) -> dict[str, Any]:
         old_anchor = site.anchor
         advance_ms, _ = timed(lambda: site.advance(1))
         incremental = f'updated >= "{old_anchor.strftime("%Y-%m-%d %H:%M")}" ORDER BY updated ASC'
-        ms, body = timed(lambda: http.get(f"{server.url}/rest/api/2/search", params={
+        ms, body = timed(lambda: http.get(f"{server.url_for('jira')}/rest/api/2/search", params={
             "jql": incremental, "maxResults": 100, "fields": "updated"}, timeout=120).json())
         serve["advance_one_day"] = {"advance_ms": advance_ms, "incremental_search_ms": ms,
                                     "changed_or_new_issues": body["total"]}

@@ -26,7 +26,6 @@ import re
 import threading
 import time
 import zipfile
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -47,6 +46,7 @@ from simulator.model import (
     SecurityAlert,
     WorkflowRun,
 )
+from simulator.route_counts import RouteCounts
 
 API_PREFIX = "/github"
 DEFAULT_API_VERSION = "2022-11-28"
@@ -736,21 +736,17 @@ class GitHubApi:
         self.org = org
         self.token = token
         self.rate_limiter = RateLimiter(rate_limit, clock)
-        self.route_counts: Counter[str] = Counter()
-        self._counts_lock = threading.Lock()
+        self.counts = RouteCounts("github")
         self._sorted_cache: dict[tuple, list] = {}
         self._deployments_by_id = {d.id: d for d in org.all_deployments()}
         self._cache_revision = org.revision
 
     @property
     def request_count(self) -> int:
-        with self._counts_lock:
-            return sum(self.route_counts.values())
+        return self.counts.total
 
     def stats(self) -> dict[str, Any]:
-        with self._counts_lock:
-            routes = dict(sorted(self.route_counts.items()))
-        return {"github_requests": sum(routes.values()), "routes": routes}
+        return self.counts.stats()
 
     def route_template(self, method: str, path: str) -> str | None:
         """The documented path template a request hits (for the server's counters)."""
@@ -765,13 +761,11 @@ class GitHubApi:
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         if request.path.startswith(BLOB_PREFIX) and request.method in ("GET", "HEAD"):
-            with self._counts_lock:
-                self.route_counts[f"{request.method} {BLOB_PREFIX}{{artifact_id}}.zip"] += 1
+            self.counts.add(request.method, f"{BLOB_PREFIX}{{artifact_id}}.zip")
             self._sync_with_model()
             return self._serve_blob(request)
         route = match_route(request.path) if request.method in ("GET", "HEAD") else None
-        with self._counts_lock:
-            self.route_counts[f"{request.method} {route[0] if route else '<unmatched>'}"] += 1
+        self.counts.add(request.method, route[0] if route else None)
         api_version = request.headers.get("x-github-api-version", DEFAULT_API_VERSION)
         token = _bearer_token(request.headers.get("authorization", ""))
         if token is None:

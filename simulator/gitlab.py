@@ -59,7 +59,6 @@ import math
 import random
 import re
 import statistics
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -69,6 +68,7 @@ from urllib.parse import unquote, urlencode
 
 from simulator.github_api import ApiRequest, ApiResponse
 from simulator.model import Repository
+from simulator.route_counts import RouteCounts
 from simulator.truth import week_start
 
 API_PREFIX = "/gitlab"
@@ -706,25 +706,20 @@ class GitLabApi:
         self.site = site
         self.token = token
         self.clock = clock
-        self.route_counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
+        self.counts = RouteCounts("gitlab")
 
     @property
     def request_count(self) -> int:
-        with self._lock:
-            return sum(self.route_counts.values())
+        return self.counts.total
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
-            routes = dict(sorted(self.route_counts.items()))
-        return {"gitlab_requests": sum(routes.values()), "routes": routes}
+        return self.counts.stats()
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         path = request.path.rstrip("/") or "/"
         route = next(((template, found.groupdict()) for template, pattern in _ROUTES
                       if (found := pattern.match(path))), None)
-        with self._lock:
-            self.route_counts[f"{request.method} {route[0] if route else '<unmatched>'}"] += 1
+        self.counts.add(request.method, route[0] if route else None)
         token = request.headers.get("private-token")
         if token is None:
             scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")

@@ -43,7 +43,6 @@ import base64
 import json
 import random
 import statistics
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from urllib.parse import quote, unquote
 from simulator.ci_reports import COVERAGE_PATHS, coverage_facts, coverage_report
 from simulator.github_api import ApiRequest, ApiResponse
 from simulator.model import Commit, Repository
+from simulator.route_counts import RouteCounts
 from simulator.truth import week_start
 
 API_PREFIX = "/jenkins"
@@ -582,23 +582,18 @@ class JenkinsApi:
         self.user = user
         self.token = token
         self.clock = clock
-        self.route_counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
+        self.counts = RouteCounts("jenkins")
         self._defaults = {cls: parse_tree(tree) for cls, tree in _DEFAULT_TREES.items()}
 
     @property
     def request_count(self) -> int:
-        with self._lock:
-            return sum(self.route_counts.values())
+        return self.counts.total
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
-            routes = dict(sorted(self.route_counts.items()))
-        return {"jenkins_requests": sum(routes.values()), "routes": routes}
+        return self.counts.stats()
 
     def _count(self, method: str, route: str) -> None:
-        with self._lock:
-            self.route_counts[f"{method} {route}"] += 1
+        self.counts.add(method, route)
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         try:

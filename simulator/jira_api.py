@@ -37,7 +37,6 @@ import math
 import re
 import threading
 import time
-from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any, Callable
 from urllib.parse import urlencode
@@ -65,6 +64,7 @@ from simulator.jira import (
     to_ms,
 )
 from simulator.jira_jql import DATE_FIELDS, JqlError, Query, parse, parse_date
+from simulator.route_counts import RouteCounts
 
 JIRA_PREFIX = "/jira"
 DEFAULT_EMAIL = "sim@example.com"
@@ -343,19 +343,16 @@ class JiraApi:
         self.prefix = prefix
         self.clock = clock
         self.rate_limiter = _MinuteLimiter(rate_limit_per_minute, clock) if rate_limit_per_minute else None
-        self.route_counts: Counter[str] = Counter()
+        self.counts = RouteCounts("jira")
         self._lock = threading.Lock()
         self._query_cache: dict[tuple[str, int], np.ndarray] = {}  # (jql, generation) -> positions
 
     @property
     def request_count(self) -> int:
-        with self._lock:
-            return sum(self.route_counts.values())
+        return self.counts.total
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
-            routes = dict(sorted(self.route_counts.items()))
-        return {"jira_requests": sum(routes.values()), "routes": routes}
+        return self.counts.stats()
 
     def auth_header(self, server: bool = False) -> str:
         """The Authorization header a client should send (Cloud basic auth, or Server bearer PAT)."""
@@ -372,9 +369,7 @@ class JiraApi:
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         route = _match(request.path)
-        template = self.route_template(request.method, request.path) or "<unmatched>"
-        with self._lock:
-            self.route_counts[f"{request.method} {template}"] += 1
+        self.counts.add(request.method, self.route_template(request.method, request.path))
         credential, problem = self._authenticate(request.headers.get("authorization", ""))
         if credential is None:
             return self._error(401, [problem], [("WWW-Authenticate", 'Basic realm="protected-area"'),

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
 
 from simulator.faults import FaultConfigError, FaultPlan, fault_response, rule_from_json
@@ -55,34 +55,34 @@ class SourceApi(Protocol):
 Mutation = Callable[[Mapping[str, Any]], object]
 
 
-class SimulatorServer:
-    def __init__(self, org: Org, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-                 rate_limit: int = 5000, extra_apis: Mapping[str, SourceApi] | None = None,
+class ApiServer:
+    """Real HTTP on 127.0.0.1 for any set of source APIs, each mounted under its prefix,
+    with fault injection (`faults`), request counters and the `/_sim` admin routes."""
+
+    def __init__(self, apis: Mapping[str, SourceApi], host: str = "127.0.0.1", port: int = 0,
                  fault_seed: int = 0) -> None:
-        self.org = org
         self.host = host
-        self.token = token if token is not None else f"ghs_sim_{secrets.token_hex(16)}"
-        self.api = GitHubApi(org, self.token, rate_limit=rate_limit)
-        self.apis: dict[str, SourceApi] = {API_PREFIX: self.api}
-        for prefix, api in (extra_apis or {}).items():
-            normalised = _normalise_prefix(prefix)
-            if normalised in self.apis or normalised == ADMIN_PREFIX:
-                raise ValueError(f"prefix {normalised!r} is already mounted or reserved")
-            self.apis[normalised] = api
+        self.apis: dict[str, SourceApi] = {}
+        for prefix, api in apis.items():
+            self.mount(prefix, api)
         self.faults = FaultPlan(seed=fault_seed)
         # Named mutations for `mutate_while_paging` rules posted as JSON.
-        self.mutations: dict[str, Mutation] = {
-            "github_pull_requests": lambda params: self.api.churn_pull_requests(params.get("repo")),
-        }
+        self.mutations: dict[str, Mutation] = {}
         self._counts: Counter[tuple[str, str, str]] = Counter()  # (source, "METHOD template", status)
         self._counts_lock = threading.Lock()
         self._requested_port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
+    def mount(self, prefix: str, api: SourceApi) -> None:
+        normalised = _normalise_prefix(prefix)
+        if normalised in self.apis or normalised == ADMIN_PREFIX:
+            raise ValueError(f"prefix {normalised!r} is already mounted or reserved")
+        self.apis[normalised] = api
+
     # -- lifecycle -------------------------------------------------------------
 
-    def start(self) -> SimulatorServer:
+    def start(self) -> Self:
         if self._httpd is not None:
             return self
         self._httpd = _Server((self.host, self._requested_port), _Handler)
@@ -102,7 +102,7 @@ class SimulatorServer:
         self._httpd = None
         self._thread = None
 
-    def __enter__(self) -> SimulatorServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -120,21 +120,12 @@ class SimulatorServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    @property
-    def github_url(self) -> str:
-        return self.base_url + API_PREFIX
-
     def url_for(self, prefix: str) -> str:
         """Root URL of a mounted source, e.g. `url_for("jira")` -> `http://127.0.0.1:PORT/jira`."""
         normalised = _normalise_prefix(prefix)
         if normalised not in self.apis:
             raise KeyError(f"no source mounted at {normalised!r}; mounted: {sorted(self.apis)}")
         return self.base_url + normalised
-
-    @property
-    def request_count(self) -> int:
-        """GitHub API requests served (admin requests and injected faults excluded)."""
-        return self.api.request_count
 
     def count(self, source: str | None = None, route: str | None = None, status: int | str | None = None) -> int:
         """Requests seen by the server, optionally narrowed by source prefix, "METHOD template" and status.
@@ -157,14 +148,7 @@ class SimulatorServer:
             entry = sources[source]
             entry["requests"] += n
             entry["routes"].setdefault(route, {})[status] = n
-        github = self.api.stats()
-        return {
-            # Kept from the single-source server: GitHub requests the API itself answered.
-            "github_requests": github["github_requests"], "routes": github["routes"],
-            "requests": sum(n for _, n in counts),
-            "sources": sources,
-            "faults": self.faults.stats(),
-        }
+        return {"requests": sum(n for _, n in counts), "sources": sources, "faults": self.faults.stats()}
 
     def reset_counters(self) -> None:
         with self._counts_lock:
@@ -212,16 +196,58 @@ class SimulatorServer:
         if path == f"{ADMIN_PREFIX}/stats":
             return 200, self.stats()
         if path == f"{ADMIN_PREFIX}/health":
-            return 200, {"status": "ok", "org": self.org.login, "seed": self.org.seed, "scale": self.org.scale,
-                         "anchor": self.org.anchor.strftime("%Y-%m-%dT%H:%M:%SZ"), "sources": sorted(self.apis)}
-        if path == f"{ADMIN_PREFIX}/truth" or path == f"{ADMIN_PREFIX}/truth/":
-            return 200, {"truths": sorted(self.truths())}
-        if path.startswith(f"{ADMIN_PREFIX}/truth/"):
-            compute = self.truths().get(path[len(f"{ADMIN_PREFIX}/truth/"):])
-            if compute is None:
-                return 404, {"message": "Not Found", "truths": sorted(self.truths())}
-            return 200, _jsonable(compute())
+            return 200, {"status": "ok", "sources": sorted(self.apis)}
         return 404, {"message": "Not Found"}
+
+    def _named_mutation(self, name: str | None, params: Mapping[str, Any]) -> Callable[[], object]:
+        if name not in self.mutations:
+            raise FaultConfigError(f"unknown mutation {name!r}; known: {sorted(self.mutations)}")
+        mutation = self.mutations[name]
+        return lambda: mutation(params)
+
+
+class SimulatorServer(ApiServer):
+    """The simulated organisation's server: GitHub at /github (from `org`), any extra
+    sources, and the organisation's ground truth at /_sim/truth/<name>."""
+
+    def __init__(self, org: Org, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
+                 rate_limit: int = 5000, extra_apis: Mapping[str, SourceApi] | None = None,
+                 fault_seed: int = 0) -> None:
+        self.org = org
+        self.token = token if token is not None else f"ghs_sim_{secrets.token_hex(16)}"
+        self.api = GitHubApi(org, self.token, rate_limit=rate_limit)
+        super().__init__({API_PREFIX: self.api}, host=host, port=port, fault_seed=fault_seed)
+        for prefix, api in (extra_apis or {}).items():
+            self.mount(prefix, api)
+        self.mutations["github_pull_requests"] = lambda params: self.api.churn_pull_requests(params.get("repo"))
+
+    @property
+    def github_url(self) -> str:
+        return self.base_url + API_PREFIX
+
+    @property
+    def request_count(self) -> int:
+        """GitHub API requests served (admin requests and injected faults excluded)."""
+        return self.api.request_count
+
+    def stats(self) -> dict[str, Any]:
+        github = self.api.stats()
+        # Kept from the single-source server: GitHub requests the API itself answered.
+        return {"github_requests": github["github_requests"], "routes": github["routes"], **super().stats()}
+
+    def admin(self, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
+        if method in ("GET", "HEAD"):
+            if path == f"{ADMIN_PREFIX}/health":
+                return 200, {"status": "ok", "org": self.org.login, "seed": self.org.seed, "scale": self.org.scale,
+                             "anchor": self.org.anchor.strftime("%Y-%m-%dT%H:%M:%SZ"), "sources": sorted(self.apis)}
+            if path == f"{ADMIN_PREFIX}/truth" or path == f"{ADMIN_PREFIX}/truth/":
+                return 200, {"truths": sorted(self.truths())}
+            if path.startswith(f"{ADMIN_PREFIX}/truth/"):
+                compute = self.truths().get(path[len(f"{ADMIN_PREFIX}/truth/"):])
+                if compute is None:
+                    return 404, {"message": "Not Found", "truths": sorted(self.truths())}
+                return 200, _jsonable(compute())
+        return super().admin(method, path, body)
 
     def truths(self) -> dict[str, Callable[[], Any]]:
         """Ground-truth tables served at /_sim/truth/<name>, computed from the models on request."""
@@ -239,19 +265,13 @@ class SimulatorServer:
                 found["gitlab-pipelines"] = lambda site=api.site: gitlab_pipeline_facts(site)
                 found["gitlab-merge-requests"] = lambda site=api.site: gitlab_merge_request_facts(site)
             elif type(api).__name__ == "JiraApi":
-                from simulator import jira  # owned by the Jira work; its truth functions are optional
+                from simulator import jira  # imported lazily: the Jira model is large
 
                 for name, function in (("jira-production-bugs", "production_bugs"),
                                        ("jira-release-delays", "release_delays")):
                     if callable(getattr(jira, function, None)):
                         found[name] = lambda site=api.site, f=getattr(jira, function): f(site)
         return found
-
-    def _named_mutation(self, name: str | None, params: Mapping[str, Any]) -> Callable[[], object]:
-        if name not in self.mutations:
-            raise FaultConfigError(f"unknown mutation {name!r}; known: {sorted(self.mutations)}")
-        mutation = self.mutations[name]
-        return lambda: mutation(params)
 
 
 def _jsonable(value: Any) -> Any:
@@ -282,7 +302,7 @@ def _normalise_prefix(prefix: str) -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    simulator: SimulatorServer
+    simulator: ApiServer
 
 
 class _Handler(BaseHTTPRequestHandler):

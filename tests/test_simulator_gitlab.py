@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
 
 from simulator.generator import generate_org
-from simulator.github_api import ApiRequest
+from simulator.server import ApiServer
 from simulator.gitlab import API_PREFIX, GitLabApi, generate_gitlab, gitlab_pipeline_facts, gl_time
 
 ANCHOR = datetime(2026, 11, 20, tzinfo=UTC)
@@ -33,35 +30,9 @@ def site(org):
 
 @pytest.fixture(scope="module")
 def gitlab(site):
-    api = GitLabApi(site, token=TOKEN)
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self):
-            parts = urlsplit(self.path)  # path kept percent-encoded, like SimulatorServer
-            response = api.handle(ApiRequest("GET", parts.path[len(API_PREFIX):] or "/",
-                                             parse_qsl(parts.query, keep_blank_values=True),
-                                             {k.lower(): v for k, v in self.headers.items()},
-                                             f"http://{self.headers['Host']}"))
-            self.send_response(response.status)
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    session = requests.Session()
-    session.headers["PRIVATE-TOKEN"] = TOKEN
-    yield session, f"http://127.0.0.1:{server.server_address[1]}{API_PREFIX}/api/v4"
-    session.close()
-    server.shutdown()
-    server.server_close()
+    with ApiServer({API_PREFIX: GitLabApi(site, token=TOKEN)}) as server, requests.Session() as session:
+        session.headers["PRIVATE-TOKEN"] = TOKEN
+        yield session, f"{server.url_for(API_PREFIX)}/api/v4"
 
 
 def test_same_inputs_give_the_same_site(org, site):

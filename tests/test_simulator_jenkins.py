@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
 
 from simulator.generator import generate_org
-from simulator.github_api import ApiRequest
+from simulator.server import ApiServer
 from simulator.jenkins import API_PREFIX, JenkinsApi, generate_jenkins, jenkins_build_facts, parse_tree, select
 
 ANCHOR = datetime(2026, 11, 20, tzinfo=UTC)
@@ -34,35 +31,9 @@ def site(org):
 @pytest.fixture(scope="module")
 def jenkins(site):
     api = JenkinsApi(site, token=TOKEN)
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self):
-            parts = urlsplit(self.path)
-            response = api.handle(ApiRequest("GET", parts.path[len(API_PREFIX):] or "/",
-                                             parse_qsl(parts.query, keep_blank_values=True),
-                                             {k.lower(): v for k, v in self.headers.items()},
-                                             f"http://{self.headers['Host']}"))
-            self.send_response(response.status)
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    session = requests.Session()
-    session.auth = ("sim", TOKEN)
-    yield session, f"http://127.0.0.1:{server.server_address[1]}{API_PREFIX}", api
-    session.close()
-    server.shutdown()
-    server.server_close()
+    with ApiServer({API_PREFIX: api}) as server, requests.Session() as session:
+        session.auth = ("sim", TOKEN)
+        yield session, server.url_for(API_PREFIX), api
 
 
 def test_same_inputs_give_the_same_site(org, site):

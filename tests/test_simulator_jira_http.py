@@ -14,7 +14,7 @@ from simulator.generator import generate_org
 from simulator.github_api import ApiRequest
 from simulator.jira import JiraSite, generate_jira
 from simulator.jira_api import JiraApi, jira_time, parse_jira_time
-from simulator.jira_http import JiraHttpServer
+from simulator.server import ApiServer
 
 ANCHOR = datetime(2026, 11, 26, tzinfo=UTC)
 EMAIL = "sim@example.com"
@@ -28,8 +28,8 @@ def site() -> JiraSite:
 
 
 @pytest.fixture(scope="module")
-def server(site: JiraSite) -> Iterator[JiraHttpServer]:
-    with JiraHttpServer(JiraApi(site, email=EMAIL, token=TOKEN)) as running:
+def server(site: JiraSite) -> Iterator[ApiServer]:
+    with ApiServer({"/jira": JiraApi(site, email=EMAIL, token=TOKEN)}) as running:
         yield running
 
 
@@ -74,9 +74,9 @@ def live_keys(site: JiraSite, project: str | None = None) -> set[str]:
 # -- search paging --------------------------------------------------------------------
 
 
-def test_cloud_search_pages_through_every_live_issue_exactly_once(server: JiraHttpServer, site: JiraSite,
+def test_cloud_search_pages_through_every_live_issue_exactly_once(server: ApiServer, site: JiraSite,
                                                                   http: requests.Session) -> None:
-    issues, pages = cloud_crawl(http, server.url, "project in (PAY, PLAT, GRO) ORDER BY key ASC",
+    issues, pages = cloud_crawl(http, server.url_for('jira'), "project in (PAY, PLAT, GRO) ORDER BY key ASC",
                                 maxResults=100, fields="updated")
     keys = [issue["key"] for issue in issues]
     assert len(keys) == len(set(keys)) == len(live_keys(site)) == 3000 - sum(i.deleted_at is not None
@@ -87,36 +87,36 @@ def test_cloud_search_pages_through_every_live_issue_exactly_once(server: JiraHt
                for issue in issues)
 
 
-def test_cloud_search_by_post_with_a_json_body_pages_the_same_way(server: JiraHttpServer, site: JiraSite,
+def test_cloud_search_by_post_with_a_json_body_pages_the_same_way(server: ApiServer, site: JiraSite,
                                                                    http: requests.Session) -> None:
-    issues, pages = cloud_crawl(http, server.url, "project = GRO ORDER BY updated ASC", post=True,
+    issues, pages = cloud_crawl(http, server.url_for('jira'), "project = GRO ORDER BY updated ASC", post=True,
                                 maxResults=100, fields=["summary", "updated"])
     assert {issue["key"] for issue in issues} == live_keys(site, "GRO")
     assert len(issues) == len(live_keys(site, "GRO")) and pages > 1
 
 
-def test_cloud_search_caps_max_results_at_100_and_defaults_to_50(server: JiraHttpServer,
+def test_cloud_search_caps_max_results_at_100_and_defaults_to_50(server: ApiServer,
                                                                   http: requests.Session) -> None:
-    assert len(get(http, f"{server.url}/rest/api/3/search/jql", jql="project = PAY", maxResults=1000)["issues"]) == 100
-    assert len(get(http, f"{server.url}/rest/api/3/search/jql", jql="project = PAY")["issues"]) == 50
+    assert len(get(http, f"{server.url_for('jira')}/rest/api/3/search/jql", jql="project = PAY", maxResults=1000)["issues"]) == 100
+    assert len(get(http, f"{server.url_for('jira')}/rest/api/3/search/jql", jql="project = PAY")["issues"]) == 50
 
 
-def test_cloud_search_rejects_a_tampered_or_foreign_next_page_token(server: JiraHttpServer,
+def test_cloud_search_rejects_a_tampered_or_foreign_next_page_token(server: ApiServer,
                                                                      http: requests.Session) -> None:
-    first = get(http, f"{server.url}/rest/api/3/search/jql", jql="project = PAY")
+    first = get(http, f"{server.url_for('jira')}/rest/api/3/search/jql", jql="project = PAY")
     for jql, token in (("project = PAY", "not-a-token"), ("project = PLAT", first["nextPageToken"])):
-        response = http.get(f"{server.url}/rest/api/3/search/jql", params={"jql": jql, "nextPageToken": token},
+        response = http.get(f"{server.url_for('jira')}/rest/api/3/search/jql", params={"jql": jql, "nextPageToken": token},
                             timeout=10)
         assert response.status_code == 400
         assert response.json() == {"errorMessages": ["The provided next page token is invalid or expired."],
                                    "errors": {}}
 
 
-def test_server_search_pages_with_start_at_and_total(server: JiraHttpServer, site: JiraSite,
+def test_server_search_pages_with_start_at_and_total(server: ApiServer, site: JiraSite,
                                                      http: requests.Session) -> None:
     keys, start_at, totals = [], 0, set()
     while True:
-        page = get(http, f"{server.url}/rest/api/2/search", jql="project = PLAT ORDER BY created DESC",
+        page = get(http, f"{server.url_for('jira')}/rest/api/2/search", jql="project = PLAT ORDER BY created DESC",
                    startAt=start_at, maxResults=100, fields="created")
         assert page["startAt"] == start_at and page["maxResults"] == 100
         totals.add(page["total"])
@@ -128,8 +128,8 @@ def test_server_search_pages_with_start_at_and_total(server: JiraHttpServer, sit
     assert len(keys) == len(set(keys)) and set(keys) == live_keys(site, "PLAT")
 
 
-def test_server_search_with_bearer_token_defaults_to_navigable_fields(server: JiraHttpServer) -> None:
-    response = requests.get(f"{server.url}/rest/api/2/search", params={"jql": "key = PAY-2"},
+def test_server_search_with_bearer_token_defaults_to_navigable_fields(server: ApiServer) -> None:
+    response = requests.get(f"{server.url_for('jira')}/rest/api/2/search", params={"jql": "key = PAY-2"},
                             headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
     assert response.status_code == 200
     fields = response.json()["issues"][0]["fields"]
@@ -137,8 +137,8 @@ def test_server_search_with_bearer_token_defaults_to_navigable_fields(server: Ji
     assert isinstance(fields["description"], str)  # api/2: plain text, api/3: ADF
 
 
-def test_cloud_api_3_search_endpoint_is_gone(server: JiraHttpServer, http: requests.Session) -> None:
-    response = http.get(f"{server.url}/rest/api/3/search", params={"jql": "project = PAY"}, timeout=10)
+def test_cloud_api_3_search_endpoint_is_gone(server: ApiServer, http: requests.Session) -> None:
+    response = http.get(f"{server.url_for('jira')}/rest/api/3/search", params={"jql": "project = PAY"}, timeout=10)
     assert response.status_code == 410
     assert "/rest/api/3/search/jql" in response.json()["errorMessages"][0]
 
@@ -146,10 +146,10 @@ def test_cloud_api_3_search_endpoint_is_gone(server: JiraHttpServer, http: reque
 # -- JQL -------------------------------------------------------------------------------
 
 
-def test_updated_filter_and_order_by_are_honoured(server: JiraHttpServer, site: JiraSite,
+def test_updated_filter_and_order_by_are_honoured(server: ApiServer, site: JiraSite,
                                                   http: requests.Session) -> None:
     since = datetime(2026, 11, 10, 9, 30, tzinfo=UTC)
-    issues, _ = cloud_crawl(http, server.url, 'project = PAY AND updated >= "2026-11-10 09:30" '
+    issues, _ = cloud_crawl(http, server.url_for('jira'), 'project = PAY AND updated >= "2026-11-10 09:30" '
                                               "ORDER BY updated DESC, key ASC", maxResults=100, fields="updated")
     expected = sorted((i for i in site.live_issues() if i.project_key == "PAY" and i.updated >= since),
                       key=lambda i: (-i.updated.timestamp(), i.number))
@@ -159,26 +159,26 @@ def test_updated_filter_and_order_by_are_honoured(server: JiraHttpServer, site: 
     assert updated == sorted(updated, reverse=True) and min(updated) >= since
 
 
-def test_date_only_and_strict_bounds_select_a_half_open_range(server: JiraHttpServer, site: JiraSite,
+def test_date_only_and_strict_bounds_select_a_half_open_range(server: ApiServer, site: JiraSite,
                                                               http: requests.Session) -> None:
-    issues, _ = cloud_crawl(http, server.url, "updated >= 2026-11-02 AND updated < '2026/11/09' "
+    issues, _ = cloud_crawl(http, server.url_for('jira'), "updated >= 2026-11-02 AND updated < '2026/11/09' "
                                               "AND issuetype in (Bug, Incident) ORDER BY key ASC", maxResults=100)
     low, high = datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 9, tzinfo=UTC)
     expected = {i.key for i in site.live_issues() if low <= i.updated < high and i.issue_type in ("Bug", "Incident")}
     assert {issue["key"] for issue in issues} == expected and expected
 
 
-def test_hostile_quoted_value_cannot_widen_the_query(server: JiraHttpServer, site: JiraSite,
+def test_hostile_quoted_value_cannot_widen_the_query(server: ApiServer, site: JiraSite,
                                                      http: requests.Session) -> None:
     hostile = 'project = "PAY\\" OR project = \\"PLAT"'
-    response = http.get(f"{server.url}/rest/api/3/search/jql",
+    response = http.get(f"{server.url_for('jira')}/rest/api/3/search/jql",
                         params={"jql": hostile, "fields": "project"}, timeout=10)
     # The whole quoted string is one (non-existent) project name: Jira answers 400, never PAY + PLAT.
     assert response.status_code == 400
     assert response.json() == {"errorMessages": ["The value 'PAY\" OR project = \"PLAT' does not exist for the "
                                                  "field 'project'."], "errors": {}}
     for attempt in ("project = 'PAY'' OR project = ''PLAT'", 'key in ("PAY-1) OR (project = PLAT")'):
-        response = http.get(f"{server.url}/rest/api/3/search/jql", params={"jql": attempt, "fields": "project"},
+        response = http.get(f"{server.url_for('jira')}/rest/api/3/search/jql", params={"jql": attempt, "fields": "project"},
                             timeout=10)
         keys = {issue["fields"]["project"]["key"] for issue in response.json().get("issues", [])}
         assert response.status_code == 400 or keys <= {"PAY"}, attempt
@@ -194,9 +194,9 @@ def test_hostile_quoted_value_cannot_widen_the_query(server: JiraHttpServer, sit
     ("project = PAY AND", "Expecting"),
     ("project = NOPE", "The value 'NOPE' does not exist for the field 'project'."),
 ])
-def test_unsupported_or_invalid_jql_is_a_400_in_jiras_error_shape(server: JiraHttpServer, http: requests.Session,
+def test_unsupported_or_invalid_jql_is_a_400_in_jiras_error_shape(server: ApiServer, http: requests.Session,
                                                                   jql: str, message: str) -> None:
-    response = http.get(f"{server.url}/rest/api/3/search/jql", params={"jql": jql}, timeout=10)
+    response = http.get(f"{server.url_for('jira')}/rest/api/3/search/jql", params={"jql": jql}, timeout=10)
     assert response.status_code == 400
     body = response.json()
     assert set(body) == {"errorMessages", "errors"} and body["errors"] == {}
@@ -206,41 +206,41 @@ def test_unsupported_or_invalid_jql_is_a_400_in_jiras_error_shape(server: JiraHt
 # -- issues, moved keys, deletions, changelog -------------------------------------------
 
 
-def test_moved_issue_is_served_under_its_new_key_when_asked_by_the_old_one(server: JiraHttpServer, site: JiraSite,
+def test_moved_issue_is_served_under_its_new_key_when_asked_by_the_old_one(server: ApiServer, site: JiraSite,
                                                                             http: requests.Session) -> None:
     moved = next(i for i in site.issues if i.previous_keys and i.deleted_at is None)
     old_key = moved.previous_keys[-1]
     for api in ("2", "3"):
-        issue = get(http, f"{server.url}/rest/api/{api}/issue/{old_key}", fields="project")
+        issue = get(http, f"{server.url_for('jira')}/rest/api/{api}/issue/{old_key}", fields="project")
         assert issue["key"] == moved.key and issue["id"] == str(moved.id)
         assert issue["fields"]["project"]["key"] == moved.project_key
-    found = get(http, f"{server.url}/rest/api/3/search/jql", jql=f"key = {old_key}")["issues"]
+    found = get(http, f"{server.url_for('jira')}/rest/api/3/search/jql", jql=f"key = {old_key}")["issues"]
     assert [issue["key"] for issue in found] == [moved.key]
 
 
-def test_deleted_issue_is_404_and_absent_from_search(server: JiraHttpServer, site: JiraSite,
+def test_deleted_issue_is_404_and_absent_from_search(server: ApiServer, site: JiraSite,
                                                      http: requests.Session) -> None:
     deleted = next(i for i in site.issues if i.deleted_at is not None)
-    response = http.get(f"{server.url}/rest/api/3/issue/{deleted.key}", timeout=10)
+    response = http.get(f"{server.url_for('jira')}/rest/api/3/issue/{deleted.key}", timeout=10)
     assert response.status_code == 404
     assert response.json() == {"errorMessages": ["Issue does not exist or you do not have permission to see it."],
                                "errors": {}}
-    keys = {issue["key"] for issue in cloud_crawl(http, server.url, f"project = {deleted.project_key}",
+    keys = {issue["key"] for issue in cloud_crawl(http, server.url_for('jira'), f"project = {deleted.project_key}",
                                                   maxResults=100)[0]}
     assert deleted.key not in keys and len(keys) == len(live_keys(site, deleted.project_key))
 
 
-def test_changelog_is_truncated_inline_and_pages_to_every_history(server: JiraHttpServer, site: JiraSite,
+def test_changelog_is_truncated_inline_and_pages_to_every_history(server: ApiServer, site: JiraSite,
                                                                   http: requests.Session) -> None:
     chatty = max(site.live_issues(), key=lambda i: len(i.histories))
     assert len(chatty.histories) > 100
-    inline = get(http, f"{server.url}/rest/api/3/search/jql", jql=f"key = {chatty.key}", expand="changelog",
+    inline = get(http, f"{server.url_for('jira')}/rest/api/3/search/jql", jql=f"key = {chatty.key}", expand="changelog",
                  fields="status")["issues"][0]["changelog"]
     assert (inline["startAt"], inline["maxResults"], inline["total"]) == (0, 100, len(chatty.histories))
     assert len(inline["histories"]) == 100
     values, start_at = [], 0
     while True:
-        page = get(http, f"{server.url}/rest/api/3/issue/{chatty.key}/changelog", startAt=start_at, maxResults=40)
+        page = get(http, f"{server.url_for('jira')}/rest/api/3/issue/{chatty.key}/changelog", startAt=start_at, maxResults=40)
         assert page["total"] == len(chatty.histories) and page["startAt"] == start_at
         values += page["values"]
         start_at += len(page["values"])
@@ -252,12 +252,12 @@ def test_changelog_is_truncated_inline_and_pages_to_every_history(server: JiraHt
     assert last_status["toString"] == chatty.status
 
 
-def test_issue_payload_matches_the_model(server: JiraHttpServer, site: JiraSite, http: requests.Session) -> None:
+def test_issue_payload_matches_the_model(server: ApiServer, site: JiraSite, http: requests.Session) -> None:
     issue = next(i for i in site.live_issues() if i.issue_type == "Bug" and i.resolution == "Done"
                  and i.fix_version_ids and i.assignee)
-    payload = get(http, f"{server.url}/rest/api/3/issue/{issue.key}", expand="changelog")
+    payload = get(http, f"{server.url_for('jira')}/rest/api/3/issue/{issue.key}", expand="changelog")
     fields = payload["fields"]
-    assert payload["self"] == f"{server.url}/rest/api/3/issue/{issue.id}"
+    assert payload["self"] == f"{server.url_for('jira')}/rest/api/3/issue/{issue.id}"
     assert fields["status"]["name"] == "Done" and fields["status"]["statusCategory"]["key"] == "done"
     assert fields["resolution"]["name"] == "Done"
     assert fields["resolutiondate"] == jira_time(issue.resolution_date)
@@ -279,28 +279,28 @@ def test_issue_payload_matches_the_model(server: JiraHttpServer, site: JiraSite,
     assert len(fields["created"]) == len("2026-11-02T10:15:30.000+0000") and fields["created"].endswith("+0000")
 
 
-def test_fields_parameter_selects_fields_but_always_keeps_id_key_self(server: JiraHttpServer,
+def test_fields_parameter_selects_fields_but_always_keeps_id_key_self(server: ApiServer,
                                                                       http: requests.Session) -> None:
-    url = f"{server.url}/rest/api/3/issue/PAY-2"
+    url = f"{server.url_for('jira')}/rest/api/3/issue/PAY-2"
     assert set(get(http, url, fields="summary,labels")["fields"]) == {"summary", "labels"}
     everything = get(http, url, fields="*all")
     navigable = get(http, url, fields="*navigable")
     assert {"id", "key", "self"} <= set(everything) and "comment" in everything["fields"]
     assert set(everything["fields"]) - set(navigable["fields"]) == {"comment"}
     assert "labels" not in get(http, url, fields="*all,-labels")["fields"]
-    assert set(get(http, f"{server.url}/rest/api/3/search/jql", jql="key = PAY-2")["issues"][0]["fields"]) == set()
+    assert set(get(http, f"{server.url_for('jira')}/rest/api/3/search/jql", jql="key = PAY-2")["issues"][0]["fields"]) == set()
 
 
-def test_field_catalogue_maps_custom_field_ids_to_names(server: JiraHttpServer, http: requests.Session) -> None:
-    fields = {field["name"]: field for field in get(http, f"{server.url}/rest/api/3/field")}
+def test_field_catalogue_maps_custom_field_ids_to_names(server: ApiServer, http: requests.Session) -> None:
+    fields = {field["name"]: field for field in get(http, f"{server.url_for('jira')}/rest/api/3/field")}
     assert fields["Severity"]["id"] == "customfield_10010" and fields["Severity"]["custom"] is True
     assert fields["Environment"]["id"] == "customfield_10011"
     assert fields["Engineering team"]["id"] == "customfield_10012"
     assert fields["Summary"] == {**fields["Summary"], "id": "summary", "custom": False}
 
 
-def test_versions_and_project_search(server: JiraHttpServer, site: JiraSite, http: requests.Session) -> None:
-    versions = get(http, f"{server.url}/rest/api/3/project/PAY/versions")
+def test_versions_and_project_search(server: ApiServer, site: JiraSite, http: requests.Session) -> None:
+    versions = get(http, f"{server.url_for('jira')}/rest/api/3/project/PAY/versions")
     model = site.project_versions("PAY")
     assert [v["name"] for v in versions] == [v.name for v in model]
     for payload, version in zip(versions, model):
@@ -309,10 +309,10 @@ def test_versions_and_project_search(server: JiraHttpServer, site: JiraSite, htt
         assert payload["overdue"] is (not version.released and version.planned_release_date < ANCHOR.date())
         if version.released:
             assert payload["description"].endswith(f"released: {version.actual_release_date.isoformat()}")
-    assert get(http, f"{server.url}/rest/api/2/project/PAY/versions") == [
+    assert get(http, f"{server.url_for('jira')}/rest/api/2/project/PAY/versions") == [
         {**v, "self": v["self"].replace("/api/3/", "/api/2/")} for v in versions]
-    first = get(http, f"{server.url}/rest/api/3/project/search", maxResults=2)
-    second = get(http, f"{server.url}/rest/api/3/project/search", maxResults=2, startAt=2)
+    first = get(http, f"{server.url_for('jira')}/rest/api/3/project/search", maxResults=2)
+    second = get(http, f"{server.url_for('jira')}/rest/api/3/project/search", maxResults=2, startAt=2)
     assert (first["isLast"], second["isLast"], first["total"]) == (False, True, 3)
     assert [p["key"] for p in first["values"] + second["values"]] == ["PAY", "PLAT", "GRO"]
     assert first["values"][0]["lead"]["accountId"]
@@ -321,8 +321,8 @@ def test_versions_and_project_search(server: JiraHttpServer, site: JiraSite, htt
 # -- auth and rate limits ---------------------------------------------------------------
 
 
-def test_missing_or_wrong_credentials_get_401_with_jiras_body(server: JiraHttpServer) -> None:
-    url = f"{server.url}/rest/api/3/field"
+def test_missing_or_wrong_credentials_get_401_with_jiras_body(server: ApiServer) -> None:
+    url = f"{server.url_for('jira')}/rest/api/3/field"
     missing = requests.get(url, timeout=10)
     assert missing.status_code == 401
     assert missing.json() == {"errorMessages": ["You are not authenticated. Authentication required to perform "
@@ -342,9 +342,9 @@ def test_missing_or_wrong_credentials_get_401_with_jiras_body(server: JiraHttpSe
 def test_rate_limit_answers_429_with_retry_after_until_the_window_resets(site: JiraSite) -> None:
     now = [1_800_000_000.0]
     api = JiraApi(site, email=EMAIL, token=TOKEN, rate_limit_per_minute=3, clock=lambda: now[0])
-    with JiraHttpServer(api) as limited, requests.Session() as http:
+    with ApiServer({"/jira": api}) as limited, requests.Session() as http:
         http.auth = (EMAIL, TOKEN)
-        url = f"{limited.url}/rest/api/3/field"
+        url = f"{limited.url_for('jira')}/rest/api/3/field"
         remaining = [http.get(url, timeout=10).headers["X-RateLimit-Remaining"] for _ in range(3)]
         assert remaining == ["2", "1", "0"]
         now[0] += 20
