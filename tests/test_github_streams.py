@@ -124,10 +124,13 @@ def test_record_moved_between_pages_lands_once_with_newest_version(server, clien
 
 
 def test_pull_request_payload_is_projected_to_kept_fields(server, client, tmp_path):
-    script_pull_pages(server, [[pr(1, NOW, merged_at=None, user={"login": "ana"})]])
+    head = {"ref": "feature", "sha": "a" * 40, "label": "acme:feature", "repo": {"id": 9, "pushed_at": iso(NOW)}}
+    script_pull_pages(server, [[pr(1, NOW, merged_at=None, user={"login": "ana", "avatar_url": "x"}, head=head)]])
     [line] = read_batch(extract_pulls(client, tmp_path, None))
-    assert set(line["payload"]) == {"id", "number", "updated_at", "title", "merged_at", "user"}
-    assert set(line["payload"]) <= set(PULL_REQUEST_FIELDS)  # "body" dropped
+    assert set(line["payload"]) == {"id", "number", "updated_at", "title", "merged_at", "user", "head"}
+    assert line["payload"]["user"] == {"login": "ana"}  # avatar_url dropped
+    # the repository object (its counters move on every push) is dropped; the branch facts stay
+    assert line["payload"]["head"] == {"ref": "feature", "sha": "a" * 40, "label": "acme:feature"}
     assert line["scope"] == "acme/payments-api" and line["updated_at"] == iso(NOW)
 
 

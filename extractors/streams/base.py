@@ -46,7 +46,9 @@ class Stream:
     parent: str | None = None
     # placeholder / child field name -> parent record field, e.g. {"deployment_id": "id"}
     parent_key_fields: Mapping[str, str] = field(default_factory=dict)
-    keep_fields: tuple[str, ...] | None = None  # None keeps the whole payload
+    # Fields kept from each record; dotted paths keep part of an object (head.sha).
+    # None keeps the whole payload.
+    keep_fields: tuple[str, ...] | None = None
     paginator: Paginator = field(default_factory=LinkHeaderPaginator)
     # Query parameters sent only on an incremental read (a watermark exists, no full
     # refresh). Values are templates: {since_iso} / {since_date} are watermark - overlap,
@@ -117,4 +119,22 @@ class Stream:
     def project(self, record: Mapping[str, Any]) -> dict[str, Any]:
         if self.keep_fields is None:
             return dict(record)
-        return {key: record[key] for key in self.keep_fields if key in record}
+        kept: dict[str, Any] = {}
+        for path in self.keep_fields:
+            _copy_path(record, kept, path.split("."))
+        return kept
+
+
+def _copy_path(source: Mapping[str, Any], target: dict[str, Any], parts: list[str]) -> None:
+    """Copy source[a][b]... into target, creating the intermediate objects."""
+    key, rest = parts[0], parts[1:]
+    if key not in source:
+        return
+    value = source[key]
+    if not rest or not isinstance(value, Mapping):
+        # A null (or scalar) where an object was expected is kept as it is: it is data.
+        target.setdefault(key, value)
+        return
+    nested = target.setdefault(key, {})
+    if isinstance(nested, dict):
+        _copy_path(value, nested, rest)

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 from extractors.streams.base import Stream
 
+# head/base carry whole repository objects whose counters change on every push: keeping
+# them would rewrite every pull request of the window each night for nothing.
 PULL_REQUEST_FIELDS = (
-    "id", "number", "state", "title", "user", "created_at", "updated_at", "closed_at",
-    "merged_at", "merge_commit_sha", "draft", "head", "base", "labels", "html_url",
-    "author_association",
+    "id", "number", "state", "title", "user.login", "user.id", "user.type", "created_at",
+    "updated_at", "closed_at", "merged_at", "merge_commit_sha", "draft",
+    "head.ref", "head.sha", "head.label", "base.ref", "base.sha", "base.label",
+    "labels", "html_url", "author_association",
 )
 
 _STREAMS = (
