@@ -30,6 +30,7 @@ from simulator.model import (
     User,
     WorkflowRun,
 )
+from simulator.randomness import poisson, random_sha, split_total
 
 DEPENDABOT = User(login="dependabot[bot]", id=49699333, type="Bot")
 ACTIONS_BOT = User(login="github-actions[bot]", id=41898282, type="Bot")
@@ -240,7 +241,7 @@ class _OrgBuilder:
     def _pull_requests(self, repositories: list[Repository]) -> dict[str, list[PullRequest]]:
         weights = [self.rng.uniform(0.5, 1.5) for _ in repositories]
         total = round(self.preset.pull_requests * self.rng.uniform(0.95, 1.05))
-        counts = _split_total(total, weights)
+        counts = split_total(total, weights)
         result = {}
         for repo, count in zip(repositories, counts):
             created = sorted(self._working_time(self.window_start, self.anchor, weekend_weight=0.1)
@@ -275,7 +276,7 @@ class _OrgBuilder:
             body=None if rng.random() < 0.15 else f"{title}.\n\nPart of the {repo.team} roadmap.",
             head_ref=f"{'dependabot' if by_dependabot else author.split('-')[0]}/{number}-"
                      f"{title.lower().replace(' ', '-')[:30]}",
-            head_sha=_sha(rng),
+            head_sha=random_sha(rng),
             base_ref=repo.default_branch,
             labels=labels,
             author_association="CONTRIBUTOR" if by_dependabot else "MEMBER",
@@ -335,7 +336,7 @@ class _OrgBuilder:
         events.sort(key=lambda event: (event[0], event[2].number if event[2] else 0))
         for committed_at, author, pr in events:
             message = f"Merge pull request #{pr.number} from {pr.head_ref}" if pr else "Direct change on main"
-            commit = Commit(sha=_sha(rng), committed_at=committed_at, author=author, message=message)
+            commit = Commit(sha=random_sha(rng), committed_at=committed_at, author=author, message=message)
             repo.commits.append(commit)
             if pr is not None:
                 pr.merge_commit_sha = commit.sha
@@ -345,7 +346,7 @@ class _OrgBuilder:
             pr.base_sha = self._head_at(repo, pr.created_at).sha
             if pr.merge_commit_sha is None:
                 # GitHub computes a test-merge commit for unmerged PRs; it is never on main.
-                pr.merge_commit_sha = _sha(self.rng) if self.rng.random() < 0.9 else None
+                pr.merge_commit_sha = random_sha(self.rng) if self.rng.random() < 0.9 else None
 
     def _head_at(self, repo: Repository, moment: datetime) -> Commit:
         times = self._commit_times.get(repo.full_name)
@@ -371,7 +372,7 @@ class _OrgBuilder:
             workday = day.weekday() < 5
             for environment, rate in (("production", production_rate), ("staging", staging_rate)):
                 # Weekend deploys happen, rarely (hotfixes).
-                for _ in range(_poisson(rng, rate if workday else rate * 0.05)):
+                for _ in range(poisson(rng, rate if workday else rate * 0.05)):
                     planned.append((self._time_on(day, working_hours=rng.random() < 0.92), environment))
             day += timedelta(days=1)
         for pr in rng.sample(pull_requests, min(len(pull_requests), rng.randint(3, 8))):
@@ -486,27 +487,7 @@ _STATUS_DESCRIPTIONS = {
 }
 
 
-def _sha(rng: random.Random) -> str:
-    return f"{rng.getrandbits(160):040x}"
 
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    # Knuth's method; means here are small (< 5), so it is fast enough.
-    limit, count, product = math.exp(-mean), 0, rng.random()
-    while product > limit:
-        count += 1
-        product *= rng.random()
-    return count
-
-
-def _split_total(total: int, weights: list[float]) -> list[int]:
-    """Split `total` proportionally to `weights`, summing exactly to `total`."""
-    raw = [total * weight / sum(weights) for weight in weights]
-    counts = [int(value) for value in raw]
-    by_remainder = sorted(range(len(raw)), key=lambda i: raw[i] - counts[i], reverse=True)
-    for index in by_remainder[: total - sum(counts)]:
-        counts[index] += 1
-    return counts
 
 
 # -- second-phase entities: rollbacks, renames, time zones, PR commits/reviews, issues, releases ----
@@ -579,7 +560,7 @@ class _Extras:
         offsets = sorted(rng.uniform(0, 36) for _ in range(count))
         pr.commits = []
         for index, hours_before in enumerate(reversed(offsets)):
-            sha = pr.head_sha if index == count - 1 else _sha(rng)
+            sha = pr.head_sha if index == count - 1 else random_sha(rng)
             moment = _at_second(pr.created_at - timedelta(hours=hours_before))
             pr.commits.append(Commit(sha=sha, committed_at=moment, author=pr.user,
                                      message=f"{pr.title} (part {index + 1}/{count})",
@@ -749,15 +730,7 @@ class _Extras:
                 resolved = _at_second(created + timedelta(hours=rng.lognormvariate(math.log(24 * 7), 1.0)))
                 if resolved >= self.anchor:
                     state = "open"
-                if kind == "code_scanning":
-                    severity = rng.choice(("note", "warning", "warning", "error"))
-                    subject = rng.choice(("py/sql-injection", "py/path-injection", "py/clear-text-logging",
-                                          "js/xss", "go/unsafe-quoting"))
-                    path = f"src/{repo.name.replace('-', '_')}/{rng.choice(('api', 'db', 'views'))}.py"
-                else:
-                    severity = rng.choice(("low", "medium", "medium", "high", "critical"))
-                    subject = rng.choice(("requests", "urllib3", "jinja2", "lodash", "protobuf", "golang.org/x/net"))
-                    path = rng.choice(("requirements.txt", "package-lock.json", "go.sum"))
+                severity, subject, path = _alert_details(rng, kind, repo)
                 alerts.append(SecurityAlert(
                     kind=kind, number=0, repo=repo.full_name, created_at=created,
                     updated_at=resolved if state != "open" else created, state=state, severity=severity,
@@ -808,9 +781,9 @@ def churn_pull_requests(org: Org, repo_full_name: str | None = None) -> dict[str
     created = PullRequest(id=max((pr.id for pr in org.all_pull_requests()), default=1_500_000_000) + 1,
                           number=number, repo=repo.full_name, title=f"Hotfix {rng.choice(TITLE_OBJECTS)}",
                           user=author, state="open", created_at=moment, updated_at=moment,
-                          head_ref=f"{author.split('-')[0]}/{number}-hotfix", head_sha=_sha(rng),
+                          head_ref=f"{author.split('-')[0]}/{number}-hotfix", head_sha=random_sha(rng),
                           base_ref=repo.default_branch, base_sha=repo.commits[-1].sha if repo.commits else "",
-                          merge_commit_sha=_sha(rng))
+                          merge_commit_sha=random_sha(rng))
     created.commits = [Commit(sha=created.head_sha, committed_at=moment, author=author, message=created.title)]
     prs.append(created)
     org.revision += 1
@@ -871,7 +844,7 @@ def _advance_one_day(org: Org, preset: ScalePreset) -> None:
         number = _next_number(org, repo)
         fresh = []
         weekend = start.weekday() >= 5
-        for _ in range(_poisson(rng, per_day * (0.1 if weekend else 1.4))):
+        for _ in range(poisson(rng, per_day * (0.1 if weekend else 1.4))):
             created_at = _at_second(start + timedelta(seconds=rng.uniform(0, 86_399)))
             pr = builder._pull_request(repo, number, created_at, members)
             pr.id = next_pr_id
@@ -883,7 +856,7 @@ def _advance_one_day(org: Org, preset: ScalePreset) -> None:
         prs.extend(sorted(fresh, key=lambda pr: pr.created_at))
         new_by_repo[repo.full_name] = fresh
         for pr in sorted(merges, key=lambda pr: (pr.merged_at, pr.number)):
-            commit = Commit(sha=_sha(rng), committed_at=pr.merged_at, author=pr.user,
+            commit = Commit(sha=random_sha(rng), committed_at=pr.merged_at, author=pr.user,
                             message=f"Merge pull request #{pr.number} from {pr.head_ref}",
                             tz_offset_minutes=extras.time_zones.get(pr.user, 0))
             repo.commits.append(commit)
@@ -891,7 +864,7 @@ def _advance_one_day(org: Org, preset: ScalePreset) -> None:
         for pr in fresh:
             pr.base_sha = builder._head_at(repo, pr.created_at).sha
             if pr.merge_commit_sha is None:
-                pr.merge_commit_sha = _sha(rng)
+                pr.merge_commit_sha = random_sha(rng)
         for pr in fresh + [pr for pr in merges if pr not in fresh]:
             if pr in fresh or pr.merge_method is None:
                 pr.reviews = [review for review in pr.reviews if review.id]  # keep already-served reviews
@@ -934,7 +907,7 @@ def _advance_one_day(org: Org, preset: ScalePreset) -> None:
         day_deployments = []
         for environment, rate in (("production", preset.production_deploys_per_workday),
                                   ("staging", preset.staging_deploys_per_workday)):
-            for _ in range(_poisson(rng, rate * (0.05 if weekend else 1.0))):
+            for _ in range(poisson(rng, rate * (0.05 if weekend else 1.0))):
                 moment = builder._time_on(start.date(), working_hours=True)
                 if start <= moment < end:
                     day_deployments.append((moment, environment))
@@ -989,7 +962,7 @@ def _advance_issues(org: Org, repo: Repository, rng: random.Random, start: datet
                 drafts.append((opened, f"Incident: {repo.name} degraded after deploy {deployment.sha[:7]}",
                                f"Caused by deployment {deployment.id} (sha {deployment.sha}).",
                                ["incident"], deployment.id))
-    for _ in range(_poisson(rng, pr_rate / 12)):
+    for _ in range(poisson(rng, pr_rate / 12)):
         opened = _at_second(start + timedelta(hours=rng.uniform(8, 18)))
         drafts.append((opened, f"{rng.choice(('Crash', 'Wrong total', 'Timeout', 'Flaky page'))} in "
                                f"{rng.choice(TITLE_OBJECTS)}", "Steps to reproduce: ...", ["bug"], None))
@@ -1076,18 +1049,10 @@ def _advance_security_alerts(org: Org, repo: Repository, builder: _OrgBuilder, r
             alert.dismissed_reason = "false positive" if alert.kind == "code_scanning" else "tolerable_risk"
     for kind, divisor in (("code_scanning", 60), ("dependabot", 80)):
         number = max((a.number for a in alerts if a.kind == kind), default=0)
-        for _ in range(_poisson(rng, pr_rate / divisor)):
+        for _ in range(poisson(rng, pr_rate / divisor)):
             created = _moment_in(rng, start, end)
             number += 1
-            if kind == "code_scanning":
-                severity = rng.choice(("note", "warning", "warning", "error"))
-                subject = rng.choice(("py/sql-injection", "py/path-injection", "py/clear-text-logging",
-                                      "js/xss", "go/unsafe-quoting"))
-                path = f"src/{repo.name.replace('-', '_')}/{rng.choice(('api', 'db', 'views'))}.py"
-            else:
-                severity = rng.choice(("low", "medium", "medium", "high", "critical"))
-                subject = rng.choice(("requests", "urllib3", "jinja2", "lodash", "protobuf", "golang.org/x/net"))
-                path = rng.choice(("requirements.txt", "package-lock.json", "go.sum"))
+            severity, subject, path = _alert_details(rng, kind, repo)
             alerts.append(SecurityAlert(kind=kind, number=number, repo=repo.full_name, created_at=created,
                                         updated_at=created, state="open", severity=severity, subject=subject,
                                         path=path, commit_sha=builder._head_at(repo, created).sha))
@@ -1101,3 +1066,15 @@ def _approve(extras: _Extras, repo: Repository, pr: PullRequest) -> None:
                              commit_id=pr.head_sha, body="LGTM"))
     if pr.merged:
         pr.merge_method = "squash" if extras.rng.random() < SQUASH_SHARE else "merge"
+
+
+def _alert_details(rng: random.Random, kind: str, repo: Repository) -> tuple[str, str, str]:
+    """(severity, subject, path) of a new code-scanning or Dependabot alert."""
+    if kind == "code_scanning":
+        severity = rng.choice(("note", "warning", "warning", "error"))
+        subject = rng.choice(("py/sql-injection", "py/path-injection", "py/clear-text-logging",
+                              "js/xss", "go/unsafe-quoting"))
+        return severity, subject, f"src/{repo.name.replace('-', '_')}/{rng.choice(('api', 'db', 'views'))}.py"
+    severity = rng.choice(("low", "medium", "medium", "high", "critical"))
+    subject = rng.choice(("requests", "urllib3", "jinja2", "lodash", "protobuf", "golang.org/x/net"))
+    return severity, subject, rng.choice(("requirements.txt", "package-lock.json", "go.sum"))

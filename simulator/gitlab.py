@@ -70,6 +70,7 @@ from simulator.github_api import ApiRequest, ApiResponse
 from simulator.model import Repository
 from simulator.route_counts import RouteCounts
 from simulator.truth import week_start
+from simulator.randomness import poisson, random_sha
 
 API_PREFIX = "/gitlab"
 GITLAB_TEAMS = ("growth",)
@@ -383,7 +384,7 @@ class _Builder:
                 author=commit.author, state="merged", created_at=created.replace(microsecond=0),
                 updated_at=min(merged_at + timedelta(seconds=rng.randint(1, 600)), self.anchor - timedelta(seconds=1)),
                 source_branch=f"{commit.author}/{commit.sha[:7]}", target_branch=repo.default_branch,
-                sha=_sha(rng), merged_at=merged_at, merge_commit_sha=None if squash else commit.sha,
+                sha=random_sha(rng), merged_at=merged_at, merge_commit_sha=None if squash else commit.sha,
                 squash_commit_sha=commit.sha if squash else None, squash=squash))
         authors = sorted({c.author for c in repo.commits}) or ["ghost"]
         extra_closed = max(1, len(mrs) // 10)
@@ -398,7 +399,7 @@ class _Builder:
                                                                       "WIP experiment", "Bump dependencies")),
                 author=author, state="closed" if closed else "opened", created_at=created,
                 updated_at=ended.replace(microsecond=0) if closed else created + timedelta(minutes=rng.randint(1, 90)),
-                source_branch=f"{author}/spike-{index}", target_branch=repo.default_branch, sha=_sha(rng),
+                source_branch=f"{author}/spike-{index}", target_branch=repo.default_branch, sha=random_sha(rng),
                 closed_at=ended.replace(microsecond=0) if closed else None))
         mrs.sort(key=lambda mr: (mr.created_at, mr.sha))
         for iid, mr in enumerate(mrs, start=1):
@@ -436,9 +437,6 @@ class _Builder:
             sprint_start += timedelta(days=14)
             number += 1
 
-
-def _sha(rng: random.Random) -> str:
-    return f"{rng.getrandbits(160):040x}"
 
 
 # -- time travel --------------------------------------------------------------------
@@ -535,10 +533,10 @@ def _advance_merge_requests(project: GitLabProject, repo: Repository, builder: _
             author=commit.author, state="merged", created_at=created.replace(microsecond=0),
             updated_at=min(merged_at + timedelta(seconds=rng.randint(1, 600)), end - timedelta(seconds=1)),
             source_branch=f"{commit.author}/{commit.sha[:7]}", target_branch=repo.default_branch,
-            sha=_sha(rng), merged_at=merged_at, merge_commit_sha=None if squash else commit.sha,
+            sha=random_sha(rng), merged_at=merged_at, merge_commit_sha=None if squash else commit.sha,
             squash_commit_sha=commit.sha if squash else None, squash=squash))
     authors = sorted({c.author for c in repo.commits}) or ["ghost"]
-    for index in range(_poisson(rng, 0.15)):
+    for index in range(poisson(rng, 0.15)):
         created = (start + timedelta(seconds=rng.uniform(0, 80_000))).replace(microsecond=0)
         author = rng.choice(authors)
         fresh.append(GitLabMergeRequest(
@@ -546,7 +544,7 @@ def _advance_merge_requests(project: GitLabProject, repo: Repository, builder: _
                                                                   "WIP experiment", "Bump dependencies")),
             author=author, state="opened", created_at=created, updated_at=created + timedelta(minutes=rng.randint(1, 90)),
             source_branch=f"{author}/spike-{created:%Y%m%d}-{index}", target_branch=repo.default_branch,
-            sha=_sha(rng)))
+            sha=random_sha(rng)))
     next_iid = max((mr.iid for mr in project.merge_requests), default=0) + 1
     for mr in sorted(fresh, key=lambda mr: (mr.created_at, mr.sha)):
         mr.iid, mr.id = next_iid, builder.next("mr")
@@ -584,13 +582,6 @@ def _advance_milestones(project: GitLabProject, repo: Repository, builder: _Buil
             start_date=sprint_start, due_date=sprint_start + timedelta(days=11), state="active",
             created_at=created, updated_at=created))
 
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    limit, count, product = math.exp(-mean), 0, rng.random()
-    while product > limit:
-        count += 1
-        product *= rng.random()
-    return count
 
 
 # -- truth --------------------------------------------------------------------------

@@ -61,6 +61,7 @@ import numpy as np
 from simulator.model import Team
 
 from simulator.model import Team
+from simulator.randomness import split_total
 
 # -- static catalogue -------------------------------------------------------------
 
@@ -875,7 +876,7 @@ class _Engine:
         self._extend_versions(versions, self.anchor.date(), project_major=True)
         weights = [rng.uniform(0.7, 1.3) for _ in self.projects]
         self.share = [weight / sum(weights) for weight in weights] if weights else []
-        counts = _split_total(self.issues_total, weights)
+        counts = split_total(self.issues_total, weights)
         numbers = np.random.default_rng(_stable_int(f"{self.seed}:jira:created"))
         first_day, last_day = self.window_start_ms // DAY_MS, latest_ms // DAY_MS
         day_numbers = np.arange(first_day, last_day + 1, dtype=np.int64)
@@ -1134,16 +1135,6 @@ def array_module(typecode: str):  # noqa: ANN201 - a tiny alias keeps the build 
     from array import array
     return array(typecode)
 
-
-def _split_total(total: int, weights: list[float]) -> list[int]:
-    if not weights:
-        return []
-    raw = [total * weight / sum(weights) for weight in weights]
-    counts = [int(value) for value in raw]
-    by_remainder = sorted(range(len(raw)), key=lambda i: raw[i] - counts[i], reverse=True)
-    for index in by_remainder[: total - sum(counts)]:
-        counts[index] += 1
-    return counts
 
 
 # -- ground truth -----------------------------------------------------------------
