@@ -43,6 +43,20 @@ class RateLimitDeferred(ExtractError):
         super().__init__(f"rate limit exhausted for {url}; resets at {reset_at.isoformat()}")
 
 
+class ScopeDeferred(RateLimitDeferred):
+    """A scope stopped at the rate limit after some stream families were landed completely.
+
+    `landed` holds their manifests: they can be loaded (their watermarks move); the rest of
+    the scope resumes from its stored state next run. A family is a parent stream with its
+    children, kept or dropped together, since a parent's watermark must not move before its
+    children were read.
+    """
+
+    def __init__(self, cause: RateLimitDeferred, landed: list) -> None:
+        super().__init__(cause.reset_at, cause.url)
+        self.landed = landed
+
+
 class RetriesExhausted(ExtractError):
     """A retryable failure persisted past max_retries."""
 

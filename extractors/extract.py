@@ -33,7 +33,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import requests
 
-from extractors.errors import ExtractError, HttpError, PermissionDenied
+from extractors.errors import ExtractError, HttpError, PermissionDenied, RateLimitDeferred, ScopeDeferred
 from extractors.http import HttpClient, Page
 from extractors.streams.base import Stream
 
@@ -292,14 +292,34 @@ def extract_scope(
                 " (304 not modified)" if manifest.not_modified else "",
             )
             manifests.append(manifest)
-    except BaseException:
+    except BaseException as error:
         if writer is not None:
             writer.abort()
+        # At the rate limit, whole stream families already landed are kept (progress on a
+        # scope larger than one rate-limit window); any other failure keeps nothing.
+        landed = _complete_families(ordered, manifests) if isinstance(error, RateLimitDeferred) else []
         for manifest in manifests:
-            Path(manifest.path).unlink(missing_ok=True)
-            manifest.manifest_path.unlink(missing_ok=True)
+            if manifest not in landed:
+                Path(manifest.path).unlink(missing_ok=True)
+                manifest.manifest_path.unlink(missing_ok=True)
+        if landed:
+            raise ScopeDeferred(error, landed) from error
         raise
     return manifests
+
+
+def _family(stream: Stream, by_name: Mapping[str, Stream]) -> str:
+    while stream.parent and stream.parent in by_name:
+        stream = by_name[stream.parent]
+    return stream.name
+
+
+def _complete_families(ordered: Sequence[Stream], manifests: list[BatchManifest]) -> list[BatchManifest]:
+    """Manifests of the families (a parent with all its children) that every member landed."""
+    by_name = {stream.name: stream for stream in ordered}
+    landed = {manifest.stream for manifest in manifests}
+    incomplete = {_family(stream, by_name) for stream in ordered if stream.name not in landed}
+    return [manifest for manifest in manifests if _family(by_name[manifest.stream], by_name) not in incomplete]
 
 
 _CURSOR = "\x00cursor"

@@ -23,6 +23,7 @@ from extractors.errors import (
     ExtractError,
     PermissionDenied,
     RateLimitDeferred,
+    ScopeDeferred,
 )
 from extractors.extract import BatchManifest, RepositoryNotFound, extract_scope
 from extractors.http import HttpClient
@@ -145,8 +146,9 @@ def extract_repository(config: PipelineConfig, scope: dict[str, Any], run_id: st
 
     Returns {"scope", "status", "manifests", "error", "requests"}; status is
     - "ok": every stream landed;
-    - "deferred": the primary rate limit resets later than we wait; nothing of the scope
-      was landed and the next run resumes from its stored state;
+    - "deferred": the primary rate limit resets later than we wait; the stream families
+      (a parent with its children) completed before that are landed, the others resume
+      from their stored state next run;
     - "skipped": the repository answers 404 (deleted or invisible); a warning names it;
     - "failed": a permission/authentication error or retries exhausted; nothing landed,
       the other scopes go on, and `check_scopes` fails the run naming this scope.
@@ -165,8 +167,11 @@ def extract_repository(config: PipelineConfig, scope: dict[str, Any], run_id: st
             detail_horizon=None if github.detail_backfill_days is None else timedelta(days=github.detail_backfill_days),
         )
     except RateLimitDeferred as deferred:
-        log.warning("scope %s deferred: %s; it resumes from its state next run", name, deferred)
-        result.update(status="deferred", error=str(deferred))
+        landed = deferred.landed if isinstance(deferred, ScopeDeferred) else []
+        log.warning("scope %s deferred: %s; %d complete stream families landed, the rest resumes from "
+                    "its state next run", name, deferred, len({m.stream for m in landed}))
+        result.update(status="deferred", error=str(deferred),
+                      manifests=[_manifest_path(manifest) for manifest in landed])
     except RepositoryNotFound as missing:
         log.warning("skipping repository %s: %s", name, missing)
         result.update(status="skipped", error=str(missing))
