@@ -232,6 +232,7 @@ def extract_scope(
     now: datetime | None = None,
     validators: Mapping[str, Mapping[str, str | None]] | None = None,
     detail_horizon: timedelta | None = None,
+    loaded_parents: Mapping[str, Mapping[str, str | None]] | None = None,
 ) -> list[BatchManifest]:
     """Extract every stream for `scope` (parents first) into landing batches.
 
@@ -239,6 +240,10 @@ def extract_scope(
     `validators` maps stream name -> {"etag", "url"} stored by the previous load.
     `detail_horizon`: child streams declared `bounded_backfill` are read only for parents
     whose cursor is within this of the newest parent (None or full_refresh: all parents).
+    `loaded_parents` maps a child stream -> parent record key -> the parent's `change_field`
+    value in the warehouse (given only once the child stream was loaded for this scope): the
+    child is not re-read for a parent whose value is unchanged — the overlap window re-lists
+    parents, their children need no second read.
     All or nothing: on any failure the scope's batches of this run are removed.
     """
     extracted_at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
@@ -262,12 +267,14 @@ def extract_scope(
             keep = needed.get(stream.name)
             values: dict[str, dict[str, Any]] = {}
             try:
-                for payload, extra in _read_stream(client, stream, scope, previous, overlap, parent_values,
+                skip_known = None if full_refresh else (loaded_parents or {}).get(stream.name)
+                for payload, extra in _read_stream(client, stream, scope, previous, overlap, parent_values, skip_known,
                                                    validator, read):
                     key = writer.add(payload, extra)
                     if keep and key is not None:
                         values[key] = {name: payload.get(name) for name in keep}
                         values[key][_CURSOR] = parse_cursor(payload.get(stream.cursor_field)) if stream.cursor_field else None
+                        values[key][_CHANGE] = payload.get(stream.change_field) if stream.change_field else None
             except (HttpError, PermissionDenied) as error:
                 if not _stream_unavailable(client, stream, scope, error):
                     raise
@@ -323,6 +330,7 @@ def _complete_families(ordered: Sequence[Stream], manifests: list[BatchManifest]
 
 
 _CURSOR = "\x00cursor"
+_CHANGE = "\x00change"
 _WITHIN_HORIZON = "\x00within-horizon"
 
 
@@ -413,10 +421,13 @@ def _read_stream(
     watermark: str | None,
     overlap: timedelta,
     parent_values: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    loaded_parents: Mapping[str, str | None] | None,
     validator: Mapping[str, str | None] | None,
     read: _StreamRead,
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """Yield (record, fields to add) for the stream, honouring its replication mode."""
+    """Yield (record, fields to add) for the stream, honouring its replication mode.
+
+    A child stream skips the parents in `loaded_parents` whose change value is unchanged."""
     variables = scope_variables(stream, scope)
     if stream.parent is None:
         for record in _read_path(client, stream, variables, watermark, overlap, validator, read):
@@ -425,7 +436,9 @@ def _read_stream(
     source = stream.parent
     if stream.bounded_backfill and stream.parent + _WITHIN_HORIZON in parent_values:
         source = stream.parent + _WITHIN_HORIZON
-    for parent in parent_values.get(source, {}).values():
+    for key, parent in parent_values.get(source, {}).items():
+        if loaded_parents and parent.get(_CHANGE) is not None and loaded_parents.get(key) == parent[_CHANGE]:
+            continue
         child_fields = {name: parent[source] for name, source in stream.parent_key_fields.items()}
         try:
             for record in _read_path(client, stream, {**variables, **child_fields}, None, overlap, None, read):

@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -27,6 +27,7 @@ import duckdb
 
 from extractors.errors import LoadError
 from extractors.extract import BatchManifest, parse_cursor
+from extractors.streams.base import Stream
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -191,6 +192,40 @@ class WarehouseLoader:
                 return {}
             rows = con.execute("SELECT stream, scope, etag, url FROM ops.http_validators").fetchall()
         return {(stream, scope): {"etag": etag, "url": url} for stream, scope, etag, url in rows}
+
+    def read_loaded_parents(
+        self, streams: Sequence[Stream], overlap: timedelta
+    ) -> dict[str, dict[str, dict[str, str | None]]]:
+        """scope -> child stream -> parent key -> the parent's change value, for the parents a
+        night re-lists (cursor within `overlap` of the parent's watermark, plus two days for
+        day-granular filters such as `created>=DATE`), and only where the child stream already
+        holds rows for the scope (a newly added child is read in full)."""
+        if not self.db_path.exists():
+            return {}
+        found: dict[str, dict[str, dict[str, str | None]]] = {}
+        with duckdb.connect(str(self.db_path), read_only=True) as con:
+            tables = {row[0] for row in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'").fetchall()}
+            by_name = {stream.name: stream for stream in streams}
+            for child in streams:
+                parent = child.parent
+                change_field = by_name[parent].change_field if parent in by_name else None
+                if (change_field is None or child.name not in tables or parent not in tables
+                        or "_stream_state" not in tables):
+                    continue
+                rows = con.execute(
+                    f"""
+                    SELECT p.scope, p.record_key, json_extract_string(p.payload, '$.' || ?)
+                    FROM raw.{_table_name(parent)} p
+                    JOIN raw._stream_state s ON s.stream = ? AND s.scope = p.scope
+                    WHERE p.updated_at >= CAST(s.cursor_value AS TIMESTAMPTZ) - to_seconds(?) - INTERVAL 2 DAY
+                      AND p.scope IN (SELECT DISTINCT scope FROM raw.{_table_name(child.name)})
+                    """,
+                    [change_field, parent, overlap.total_seconds()],
+                ).fetchall()
+                for scope, key, change in rows:
+                    found.setdefault(scope, {}).setdefault(child.name, {})[key] = change
+        return found
 
     def load(self, manifests: Sequence[BatchManifest]) -> LoadReport:
         report = LoadReport()

@@ -113,9 +113,11 @@ def plan_scopes(config: PipelineConfig, org_manifest_paths: list[str]) -> list[d
                 repositories.update(_stored_full_names(config.working_warehouse, manifest.scope))
     loader = WarehouseLoader(config.working_warehouse)
     watermarks, validators = loader.read_watermarks(), loader.read_validators()
+    loaded_parents = loader.read_loaded_parents(REPOSITORY_STREAMS, timedelta(hours=config.sources.github.overlap_hours))
     return [
         {"scope": repository, "watermarks": _watermarks_for(watermarks, repository),
-         "validators": _watermarks_for(validators, repository)}
+         "validators": _watermarks_for(validators, repository),
+         "loaded_parents": loaded_parents.get(repository, {})}
         for repository in sorted(repositories)
     ]
 
@@ -164,6 +166,7 @@ def extract_repository(config: PipelineConfig, scope: dict[str, Any], run_id: st
             watermarks=scope.get("watermarks") or {}, run_id=safe_run_id(run_id),
             landing_dir=config.landing_dir, overlap=timedelta(hours=github.overlap_hours),
             full_refresh=full_refresh, validators=scope.get("validators") or {},
+            loaded_parents=scope.get("loaded_parents") or {},
             detail_horizon=None if github.detail_backfill_days is None else timedelta(days=github.detail_backfill_days),
         )
     except RateLimitDeferred as deferred:

@@ -71,6 +71,10 @@ class Stream:
     # requests or workflow runs cost more than a token's hourly budget; the nightly
     # increment (parents in the overlap window) is always inside the horizon.
     bounded_backfill: bool = False
+    # Parent streams: a field that moves whenever the record or its children change
+    # (GitHub's updated_at does for pull requests, deployments and workflow runs). Children
+    # are re-read only for parents whose value differs from the one already loaded.
+    change_field: str | None = "updated_at"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
