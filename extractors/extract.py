@@ -244,7 +244,9 @@ def extract_scope(
     value in the warehouse (given only once the child stream was loaded for this scope): the
     child is not re-read for a parent whose value is unchanged — the overlap window re-lists
     parents, their children need no second read.
-    All or nothing: on any failure the scope's batches of this run are removed.
+    All or nothing: on a failure the scope's batches of this run are removed — except at the
+    rate limit (RateLimitDeferred), where complete stream families are kept and returned
+    through ScopeDeferred so the scope makes progress night after night.
     """
     extracted_at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
     ordered = order_parents_first(streams)
@@ -267,8 +269,8 @@ def extract_scope(
             keep = needed.get(stream.name)
             values: dict[str, dict[str, Any]] = {}
             try:
-                skip_known = None if full_refresh else (loaded_parents or {}).get(stream.name)
-                for payload, extra in _read_stream(client, stream, scope, previous, overlap, parent_values, skip_known,
+                loaded = None if full_refresh else (loaded_parents or {}).get(stream.name)
+                for payload, extra in _read_stream(client, stream, scope, previous, overlap, parent_values, loaded,
                                                    validator, read):
                     key = writer.add(payload, extra)
                     if keep and key is not None:
