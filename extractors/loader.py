@@ -147,6 +147,12 @@ class LoadReport:
         return sum(b.unchanged for b in self.batches)
 
 
+def _tables(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """(schema, table) of every table in the database."""
+    return {(schema, name) for schema, name in con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+
+
 def _table_name(name: str) -> str:
     if not _IDENTIFIER.match(name):
         raise ValueError(f"{name!r} is not a safe table name")
@@ -167,11 +173,7 @@ class WarehouseLoader:
         if not self.db_path.exists():
             return {}
         with duckdb.connect(str(self.db_path), read_only=True) as con:
-            exists = con.execute(
-                "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_schema = 'raw' AND table_name = '_stream_state'"
-            ).fetchone()[0]
-            if not exists:
+            if ("raw", "_stream_state") not in _tables(con):
                 return {}
             rows = con.execute(
                 "SELECT stream, scope, cursor_value FROM raw._stream_state "
@@ -184,11 +186,7 @@ class WarehouseLoader:
         if not self.db_path.exists():
             return {}
         with duckdb.connect(str(self.db_path), read_only=True) as con:
-            exists = con.execute(
-                "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_schema = 'ops' AND table_name = 'http_validators'"
-            ).fetchone()[0]
-            if not exists:
+            if ("ops", "http_validators") not in _tables(con):
                 return {}
             rows = con.execute("SELECT stream, scope, etag, url FROM ops.http_validators").fetchall()
         return {(stream, scope): {"etag": etag, "url": url} for stream, scope, etag, url in rows}
@@ -204,8 +202,7 @@ class WarehouseLoader:
             return {}
         found: dict[str, dict[str, dict[str, str | None]]] = {}
         with duckdb.connect(str(self.db_path), read_only=True) as con:
-            tables = {row[0] for row in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'").fetchall()}
+            tables = {name for schema, name in _tables(con) if schema == "raw"}
             by_name = {stream.name: stream for stream in streams}
             for child in streams:
                 parent = child.parent
