@@ -55,6 +55,8 @@ class BatchManifest:
     etag: str | None = None  # first-page validator the next run may send (None: not trusted)
     etag_url: str | None = None  # the exact URL that validator belongs to
     not_modified: bool = False  # the scope answered 304: unchanged since the previous run
+    # Set when the batch lists every key of that stream in the scope (deletion detection).
+    key_listing_of: str | None = None
 
     @property
     def manifest_path(self) -> Path:
@@ -77,7 +79,8 @@ def manifest_path_for(batch_path: Path) -> Path:
 
 
 def parse_cursor(value: Any) -> datetime | None:
-    """Cursor values are ISO 8601 timestamps (GitHub: '2024-05-01T12:00:00Z')."""
+    """Cursor values are ISO 8601 timestamps (GitHub '2024-05-01T12:00:00Z', Jira
+    '2024-05-01T12:00:00.000+0000'); they also fill the raw tables' `updated_at` column."""
     if value is None or value == "":
         return None
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -85,14 +88,10 @@ def parse_cursor(value: Any) -> datetime | None:
 
 
 def scope_variables(stream: Stream, scope: str) -> dict[str, str]:
-    if stream.scope == "org":
-        if "/" in scope:
-            raise ExtractError(f"{stream.name} is org-scoped; got repository scope {scope!r}")
-        return {"org": scope, "owner": scope}
-    owner, sep, repo = scope.partition("/")
-    if not sep or not owner or not repo or "/" in repo:
-        raise ExtractError(f"{stream.name} needs an 'owner/repo' scope, got {scope!r}")
-    return {"org": owner, "owner": owner, "repo": repo}
+    try:
+        return stream.scope_variables(scope)
+    except ValueError as error:
+        raise ExtractError(str(error)) from None
 
 
 class RepositoryNotFound(ExtractError):
@@ -360,7 +359,7 @@ def _stream_unavailable(client: HttpClient, stream: Stream, scope: str, error: H
         return False
     if error.status != 404:
         return False
-    if stream.scope == "repository":
+    if stream.source == "github" and stream.scope == "repository":
         try:
             client.get(f"/repos/{scope}")
         except HttpError as probe:
@@ -411,6 +410,7 @@ def _manifest_for(
         etag=etag,
         etag_url=etag_url,
         not_modified=read.not_modified,
+        key_listing_of=stream.key_listing_of,
     )
     _atomic_write(manifest.manifest_path, manifest.to_json() + "\n")
     return manifest
@@ -432,6 +432,11 @@ def _read_stream(
     A child stream skips the parents in `loaded_parents` whose change value is unchanged."""
     variables = scope_variables(stream, scope)
     if stream.parent is None:
+        if stream.reader is not None:  # its own loop: no first-page validator is stored
+            for record in stream.reader(client, stream, variables, watermark, overlap):
+                if stream.keeps(record):
+                    yield record, {}
+            return
         for record in _read_path(client, stream, variables, watermark, overlap, validator, read):
             yield record, {}
         return
@@ -443,6 +448,12 @@ def _read_stream(
             continue
         child_fields = {name: parent[source] for name, source in stream.parent_key_fields.items()}
         try:
+            if stream.reader is not None:
+                records = stream.reader(client, stream, {**variables, **child_fields}, None, overlap)
+                for record in records:
+                    if stream.keeps(record):
+                        yield record, child_fields
+                continue
             for record in _read_path(client, stream, {**variables, **child_fields}, None, overlap, None, read):
                 yield record, child_fields
         except HttpError as error:

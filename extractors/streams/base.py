@@ -8,14 +8,56 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol
 from types import MappingProxyType
-from typing import Any, Mapping
 
 from extractors.pagination import LinkHeaderPaginator, Paginator
 
-SCOPES = ("org", "repository")
+if TYPE_CHECKING:
+    from extractors.http import HttpClient
+
 REPLICATIONS = ("full", "sorted_desc")
+
+
+def _github_org(scope: str) -> dict[str, str]:
+    if not scope or "/" in scope:
+        raise ValueError(f"an org scope is one login, got {scope!r}")
+    return {"org": scope, "owner": scope}
+
+
+def _github_repository(scope: str) -> dict[str, str]:
+    owner, sep, repo = scope.partition("/")
+    if not sep or not owner or not repo or "/" in repo:
+        raise ValueError(f"a repository scope is 'owner/repo', got {scope!r}")
+    return {"org": owner, "owner": owner, "repo": repo}
+
+
+# Scope kind -> function turning a scope string into the path placeholders it fills.
+# A source with its own kind of scope (a Jira project, a Jenkins job, a GitLab project)
+# registers it next to its streams with `register_scope_kind`.
+SCOPE_KINDS: dict[str, Callable[[str], dict[str, str]]] = {
+    "org": _github_org,
+    "repository": _github_repository,
+}
+
+
+def register_scope_kind(kind: str, variables: Callable[[str], dict[str, str]]) -> None:
+    known = SCOPE_KINDS.get(kind)
+    if known is not None and known is not variables:
+        raise ValueError(f"scope kind {kind!r} is already registered")
+    SCOPE_KINDS[kind] = variables
+
+
+class StreamReader(Protocol):
+    """A stream's own read loop, for endpoints the generic one cannot express (a JQL query
+    built from the watermark, Jenkins' `{m,n}` ranges). Yields the stream's records; the
+    caller still de-duplicates, projects, lands and tracks the cursor."""
+
+    def __call__(
+        self, client: "HttpClient", stream: "Stream", variables: Mapping[str, Any],
+        watermark: str | None, overlap: timedelta,
+    ) -> Iterator[dict[str, Any]]: ...
 
 
 def _present(value: Any) -> bool:
@@ -75,13 +117,21 @@ class Stream:
     # (GitHub's updated_at does for pull requests, deployments and workflow runs). Children
     # are re-read only for parents whose value differs from the one already loaded.
     change_field: str | None = "updated_at"
+    # Replaces the generic paginated read (see StreamReader). None: the generic read.
+    reader: StreamReader | None = None
+    # Records listing every key of another stream's scope (e.g. all Jira issue keys of a
+    # project): when such a batch loads complete, rows of that stream and scope missing
+    # from it are marked deleted.
+    key_listing_of: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
         object.__setattr__(self, "parent_key_fields", _frozen(self.parent_key_fields))
         object.__setattr__(self, "incremental_params", _frozen(self.incremental_params))
-        if self.scope not in SCOPES:
-            raise ValueError(f"{self.name}: scope must be one of {SCOPES}, got {self.scope!r}")
+        if self.scope not in SCOPE_KINDS:
+            raise ValueError(
+                f"{self.name}: scope kind {self.scope!r} is not registered (known: {sorted(SCOPE_KINDS)})"
+            )
         if self.replication not in REPLICATIONS:
             raise ValueError(f"{self.name}: replication must be one of {REPLICATIONS}")
         if not self.primary_key:
@@ -95,6 +145,13 @@ class Stream:
 
     def __hash__(self) -> int:  # params are mappings; the name identifies a stream
         return hash((self.source, self.name))
+
+    def scope_variables(self, scope: str) -> dict[str, str]:
+        """The path placeholders a scope string fills, e.g. 'acme/api' -> owner, repo."""
+        try:
+            return SCOPE_KINDS[self.scope](scope)
+        except ValueError as error:
+            raise ValueError(f"{self.name}: {error}") from None
 
     @property
     def placeholders(self) -> set[str]:
