@@ -13,6 +13,7 @@ name the URL and status only.
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from datetime import datetime
@@ -210,3 +211,11 @@ def credentials_from(token: "str | Sequence[str] | Credentials | None", scheme: 
     if isinstance(token, str):
         return TokenPool([token], scheme, clock)
     return TokenPool(list(token), scheme, clock)
+
+
+def basic_credentials(user: str, token: str, clock: Callable[[], float] = time.time) -> Credentials:
+    """HTTP Basic `user:token` (Jira Cloud: e-mail and API token; Jenkins: user and API token)."""
+    if not user or ":" in user:
+        raise ValueError("a Basic-auth user must be non-empty and contain no ':'")
+    encoded = base64.b64encode(f"{user}:{token}".encode()).decode("ascii")
+    return TokenPool([encoded], "Basic", clock)
