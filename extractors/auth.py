@@ -49,6 +49,10 @@ class Credentials:
     def slots(self) -> int:
         return len(self._remaining)
 
+    def renew(self, slot: int) -> bool:
+        """After a 401: get a fresh secret for `slot` if this kind of credential can (True)."""
+        return False
+
     def header(self, slot: int) -> str | None:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -175,6 +179,12 @@ class GitHubAppAuth(Credentials):
     def invalidate(self) -> None:
         with self._token_lock:
             self._token, self._expires_at = None, 0.0
+
+    def renew(self, slot: int) -> bool:
+        # An installation token can be revoked before it expires (app reinstalled, token
+        # rotated): the App's key mints a new one. A second 401 is then a real refusal.
+        self.invalidate()
+        return True
 
     def _exchange(self) -> tuple[str, float]:
         self.exchanges += 1

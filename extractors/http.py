@@ -159,10 +159,17 @@ class HttpClient:
         url = self.resolve(path_or_url)
         attempts = self.max_retries + 1
         last_reason = ""
+        renewed = False
         for attempt in range(attempts):
             slot = self._wait_for_budget(url)
             try:
                 return self._attempt(url, params, headers, slot)
+            except AuthenticationError:
+                if renewed or not self.credentials.renew(slot):
+                    raise
+                renewed = True
+                log.warning("HTTP 401 for %s: credentials renewed, retrying once", url)
+                continue
             except _Retry as retry:
                 last_reason = retry.reason
                 if attempt == attempts - 1:

@@ -142,3 +142,40 @@ def test_tokens_never_reach_logs_on_retries(server, caplog):
     with caplog.at_level(logging.DEBUG):
         client.get("/flaky")
     assert "tok-aaa" not in caplog.text and "tok-bbb" not in caplog.text
+
+
+def test_a_rejected_installation_token_is_reminted_once(server, key_pair):
+    pem, _ = key_pair
+    clock = FakeClock()
+    server.add(TOKEN_PATH, Scripted(201, {"token": "ghs_revoked", "expires_at": iso(clock.now + 3600)}),
+               Scripted(201, {"token": "ghs_fresh", "expires_at": iso(clock.now + 3600)}))
+    server.add("/repos/a/b/pulls", Scripted(401, {"message": "Bad credentials"}), Scripted(body=[]))
+    auth = GitHubAppAuth("1234", pem, "42", server.base_url, clock=clock.time)
+    client = HttpClient(server.base_url, auth, sleep=clock.sleep, clock=clock.time)
+    assert client.get_json("/repos/a/b/pulls") == []
+    assert auth.exchanges == 2
+    assert [r.headers["Authorization"] for r in server.requests_to("/repos/a/b/pulls")] == [
+        "Bearer ghs_revoked", "Bearer ghs_fresh"]
+
+
+def test_a_second_401_after_reminting_fails_naming_the_url(server, key_pair):
+    pem, _ = key_pair
+    clock = FakeClock()
+    server.add(TOKEN_PATH, Scripted(201, {"token": "ghs_one", "expires_at": iso(clock.now + 3600)}),
+               Scripted(201, {"token": "ghs_two", "expires_at": iso(clock.now + 3600)}))
+    server.add("/repos/a/b/pulls", Scripted(401, {"message": "Bad credentials"}),
+               Scripted(401, {"message": "Bad credentials"}))
+    auth = GitHubAppAuth("1234", pem, "42", server.base_url, clock=clock.time)
+    client = HttpClient(server.base_url, auth, sleep=clock.sleep, clock=clock.time)
+    with pytest.raises(AuthenticationError) as caught:
+        client.get_json("/repos/a/b/pulls")
+    assert "/repos/a/b/pulls" in str(caught.value) and "ghs_" not in str(caught.value)
+    assert auth.exchanges == 2
+
+
+def test_a_personal_token_rejected_with_401_is_not_retried(server):
+    server.add("/repos/a/b/pulls", Scripted(401, {"message": "Bad credentials"}))
+    client = HttpClient(server.base_url, "ghp_wrong")
+    with pytest.raises(AuthenticationError):
+        client.get_json("/repos/a/b/pulls")
+    assert len(server.requests_to("/repos/a/b/pulls")) == 1
