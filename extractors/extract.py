@@ -155,7 +155,7 @@ class _BatchWriter:
         stream = self.stream
         merged = {**payload, **extra_fields}
         key = stream.record_key(merged, self.scope)
-        cursor_raw = payload.get(stream.cursor_field) if stream.cursor_field else None
+        cursor_raw = stream.cursor_of(payload)
         cursor = parse_cursor(cursor_raw)
         known = self._cursors.get(key)
         if known is not None:
@@ -274,7 +274,7 @@ def extract_scope(
                     key = writer.add(payload, extra)
                     if keep and key is not None:
                         values[key] = {name: payload.get(name) for name in keep}
-                        values[key][_CURSOR] = parse_cursor(payload.get(stream.cursor_field)) if stream.cursor_field else None
+                        values[key][_CURSOR] = parse_cursor(stream.cursor_of(payload))
                         values[key][_CHANGE] = payload.get(stream.change_field) if stream.change_field else None
             except (HttpError, PermissionDenied) as error:
                 if not _stream_unavailable(client, stream, scope, error):
@@ -501,10 +501,10 @@ def _read_path(
             yield from kept
             first = False
             continue
-        fresh = [r for r in kept if _cursor_at_least(r, stream.cursor_field, bound)]
+        fresh = [r for r in kept if _cursor_at_least(r, stream, bound)]
         yield from fresh
         # Sorted newest first: once a record is older than the bound, so is everything after.
-        if any(not _cursor_at_least(r, stream.cursor_field, bound) for r in page.records):
+        if any(not _cursor_at_least(r, stream, bound) for r in page.records):
             if first and stream.parent is None:
                 read.stopped_on_first_page = True
             break
@@ -539,8 +539,8 @@ def _recheck_head(
         yield from (record for record in page.records if stream.keeps(record))
 
 
-def _cursor_at_least(record: Mapping[str, Any], cursor_field: str | None, bound: datetime) -> bool:
-    cursor = parse_cursor(record.get(cursor_field)) if cursor_field else None
+def _cursor_at_least(record: Mapping[str, Any], stream: Stream, bound: datetime) -> bool:
+    cursor = parse_cursor(stream.cursor_of(record))
     return cursor is None or cursor >= bound  # unknown cursor: keep rather than lose
 
 

@@ -681,6 +681,7 @@ _ROUTES: list[tuple[str, re.Pattern[str]]] = [
     ("/orgs/{org}/repos", re.compile(r"^/orgs/(?P<org>[^/]+)/repos$")),
     ("/repos/{owner}/{repo}", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)$")),
     ("/repos/{owner}/{repo}/pulls", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls$")),
+    ("/repos/{owner}/{repo}/commits", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/commits$")),
     ("/repos/{owner}/{repo}/pulls/{pull_number}/commits",
      re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls/(?P<pull_number>\d+)/commits$")),
     ("/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
@@ -877,6 +878,9 @@ class GitHubApi:
             pulls = self._filtered_pulls(repo, request)
             repo_payload = repository_json(self.org, repo, base)
             return self._page(request, pulls, lambda pr: pull_request_json(self.org, pr, base, repo_payload))
+        if template == "/repos/{owner}/{repo}/commits":
+            return self._page(request, self._branch_commits(repo, request),
+                              lambda pair: commit_json(self.org, repo.full_name, *pair, base))
         if template.endswith("/pulls/{pull_number}/commits") or template.endswith("/pulls/{pull_number}/reviews"):
             pr = self._pull_by_number(repo, int(params["pull_number"]))
             if template.endswith("/commits"):
@@ -972,6 +976,28 @@ class GitHubApi:
         if head:
             pulls = [pr for pr in pulls if f"{self.org.login}:{pr.head_ref}" == head]
         return pulls
+
+    def _branch_commits(self, repo: Repository, request: ApiRequest) -> list[tuple[Commit, str | None]]:
+        """GET /commits: the history of `sha` (a branch name or commit; default: the default
+        branch), newest first, as (commit, parent sha); `since`/`until` filter on the commit date.
+        The simulated default branch is linear: each commit's parent is the one before it."""
+        ref = request.param("sha") or repo.default_branch
+        history = repo.commits
+        if ref != repo.default_branch:
+            tip = next((index for index, commit in enumerate(history) if commit.sha == ref), None)
+            if tip is None:
+                raise _NotFound
+            history = history[:tip + 1]
+        pairs = self._cached(("commits", repo.full_name, len(history)), lambda: [
+            (commit, history[index - 1].sha if index else None) for index, commit in enumerate(history)][::-1])
+        since_text, until_text = request.param("since"), request.param("until")
+        if since_text:
+            since = _parse_timestamp(since_text)
+            pairs = [pair for pair in pairs if pair[0].committed_at >= since]
+        if until_text:
+            until = _parse_timestamp(until_text)
+            pairs = [pair for pair in pairs if pair[0].committed_at <= until]
+        return pairs
 
     def _filtered_milestones(self, repo: Repository, request: ApiRequest) -> list[Milestone]:
         state = request.param("state", "open")

@@ -168,6 +168,17 @@ class Stream:
             return f"{scope}#{key}"
         return key
 
+    def cursor_of(self, record: Mapping[str, Any]) -> Any:
+        """The record's cursor value; a dotted cursor_field reads a nested one (commit.committer.date)."""
+        if not self.cursor_field:
+            return None
+        node: Any = record
+        for part in self.cursor_field.split("."):
+            if not isinstance(node, Mapping):
+                return None
+            node = node.get(part)
+        return node
+
     def keeps(self, record: Mapping[str, Any]) -> bool:
         """False for records the declaration excludes (e.g. pull requests in /issues)."""
         return not any(_present(record.get(name)) for name in self.exclude_if_present)

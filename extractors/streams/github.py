@@ -26,6 +26,9 @@ PULL_REQUEST_FIELDS = (
     "labels", "html_url", "author_association",
 )
 
+# Dates and ancestry only: who wrote a commit is not a team-level fact.
+COMMIT_FIELDS = ("sha", "parents", "commit.author.date", "commit.committer.date")
+
 _STREAMS = (
     Stream(
         name="github__repositories",
@@ -95,7 +98,22 @@ _STREAMS = (
         params={"per_page": 100},
         parent="github__pull_requests",
         parent_key_fields={"pull_number": "number", "pull_request_id": "id"},
-        keep_fields=("sha", "commit", "author", "committer", "parents", "html_url"),
+        keep_fields=COMMIT_FIELDS,
+    ),
+    # The default branch's history (GitHub: the default branch when no `sha` is given),
+    # newest first; `since` filters on the commit date. Its parent links let the marts
+    # tell which commits a deployment shipped, without timestamps standing in for ancestry.
+    Stream(
+        name="github__commits",
+        source="github",
+        path="/repos/{owner}/{repo}/commits",
+        primary_key=("sha",),
+        cursor_field="commit.committer.date",
+        params={"per_page": 100},
+        incremental_params={"since": "{since_iso}"},
+        keep_fields=COMMIT_FIELDS,
+        key_includes_scope=True,  # a fork shares commits with its parent repository
+        change_field=None,
     ),
     # Listed newest first by publication; edits to releases older than the window are
     # not re-read (releases are rarely edited; a full refresh picks them up).

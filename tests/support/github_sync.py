@@ -123,12 +123,13 @@ def model_keys(org: Org, only: set[str] | None = None) -> dict[str, set[str]]:
         "github__repositories", "github__pull_requests", "github__deployments", "github__deployment_statuses",
         "github__pull_request_reviews", "github__pull_request_commits", "github__releases", "github__milestones",
         "github__issues", "github__workflow_runs", "github__workflow_jobs", "github__workflow_artifacts",
-        "github__code_scanning_alerts", "github__dependabot_alerts")}
+        "github__code_scanning_alerts", "github__dependabot_alerts", "github__commits")}
     for repo in org.repositories:
         name = repo.full_name
         if only is not None and name not in only:
             continue
         keys["github__repositories"].add(str(repo.id))
+        keys["github__commits"].update(f"{name}#{commit.sha}" for commit in repo.commits)
         for pr in org.pull_requests.get(name, []):
             keys["github__pull_requests"].add(str(pr.id))
             keys["github__pull_request_reviews"].update(str(review.id) for review in pr.reviews)
