@@ -82,6 +82,12 @@ class Sources(_Strict):
 
 class DeploymentRules(_Strict):
     production_environments: list[str] = Field(min_length=1, description="environment names that count as production")
+    # A repository's first deployment ships only this much history before it: older
+    # merges predate deployment tracking instead of reporting years-long lead times.
+    first_deployment_lookback_days: int = Field(default=30, ge=0, le=3650)
+    # An incident is attributed to the latest successful deployment finished at most this
+    # long before it was opened (change failure rate).
+    incident_attribution_hours: int = Field(default=24, ge=1, le=24 * 30)
 
     @field_validator("production_environments")
     @classmethod

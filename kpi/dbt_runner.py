@@ -32,6 +32,8 @@ def dbt_executable() -> str:
 def dbt_vars(config: PipelineConfig) -> dict:
     return {
         "production_environments": list(config.deployments.production_environments),
+        "first_deployment_lookback_days": config.deployments.first_deployment_lookback_days,
+        "incident_attribution_hours": config.deployments.incident_attribution_hours,
         "unassigned_team": config.unassigned_team,
     }
 
@@ -57,6 +59,10 @@ def run_dbt(config: PipelineConfig, command: str = "build", extra_args: list[str
     completed = subprocess.run(args, env=env, cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
     output = completed.stdout + completed.stderr
     if completed.returncode != 0:
-        failing = [line for line in output.splitlines() if "ERROR" in line or "FAIL" in line]
+        lines = output.splitlines()
+        # The summary lines plus the database's own message (the lines after "... Error in").
+        failing = [line for index, line in enumerate(lines)
+                   if "ERROR" in line or "FAIL" in line
+                   or any(" Error in " in previous for previous in lines[max(index - 3, 0):index])]
         raise DbtError(f"dbt {command} failed (exit {completed.returncode}):\n" + "\n".join(failing[-40:] or output.splitlines()[-40:]))
     return output

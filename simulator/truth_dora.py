@@ -37,6 +37,10 @@ from simulator.truth_common import (
 )
 
 DEFAULT_ATTRIBUTION_WINDOW = timedelta(hours=24)
+# A repository's first successful production deployment ships only the commits of this
+# window before it was created: older history predates deployment tracking, and letting
+# the first deployment absorb years of it would report years-long lead times.
+DEFAULT_FIRST_DEPLOYMENT_LOOKBACK = timedelta(days=30)
 
 
 # -- lead time for changes ------------------------------------------------------------
@@ -47,30 +51,44 @@ def _first_commit_at(pr: PullRequest) -> datetime:
     return min((commit.committed_at for commit in pr.commits), default=pr.created_at)
 
 
-def _deploying_deployment_by_position(repo: Repository, successful: list[Deployment]) -> dict[int, Deployment]:
-    """History position -> the first successful production deployment whose range contains it.
+def _deploying_deployment_by_position(repo: Repository, successful: list[Deployment],
+                                     lookback: timedelta) -> tuple[dict[int, Deployment], int]:
+    """History position -> the first successful production deployment whose range contains it,
+    and the first position any deployment can own (older history predates tracking).
 
     A deployment's range is (position of the previous successful production
     deployment's commit, position of its own commit]; the first deployment has
-    no previous one, so its range starts at the root commit. A rollback (older
-    commit than the previous one) has an empty range; a redeploy after it covers
-    positions already taken by an earlier deployment, which keep that one.
+    no previous one, so its range starts at the oldest commit dated within `lookback`
+    before the deployment was created. A rollback (older commit than the previous one)
+    has an empty range; a redeploy after it covers positions already taken by an earlier
+    deployment, which keep that one.
+    Until a repository's first deployment every position is tracked (its merges count as
+    not deployed yet).
     """
     position = {commit.sha: index for index, commit in enumerate(repo.commits)}
     owner: dict[int, Deployment] = {}
     previous: int | None = None
+    tracked_from = 0  # until a first deployment, every merge is waiting to be deployed
     for deployment in successful:
         current = position.get(deployment.sha)
         if current is None:  # not a commit of the default branch: it cannot bound a range
             continue
-        for index in range((previous + 1) if previous is not None else 0, current + 1):
+        if previous is None:
+            horizon = deployment.created_at - lookback
+            tracked_from = next((index for index in range(current + 1)
+                                 if repo.commits[index].committed_at >= horizon), current + 1)
+            start = tracked_from
+        else:
+            start = previous + 1
+        for index in range(start, current + 1):
             owner.setdefault(index, deployment)
-        previous = current
-    return owner
+        previous = current if previous is None else max(previous, current)
+    return owner, tracked_from
 
 
 def lead_time_pull_requests(source: Any,
-                            production_environments: Iterable[str] = DEFAULT_PRODUCTION_ENVIRONMENTS) -> list[dict]:
+                            production_environments: Iterable[str] = DEFAULT_PRODUCTION_ENVIRONMENTS,
+                            first_deployment_lookback: timedelta = DEFAULT_FIRST_DEPLOYMENT_LOOKBACK) -> list[dict]:
     """One row per pull request merged into its repository's default branch, with the deployment that shipped it.
 
     Columns: `team`, `repo`, `number`, `merged_at`, `merge_commit_sha`, `first_commit_at`,
@@ -79,20 +97,24 @@ def lead_time_pull_requests(source: Any,
     (`deployed_at - first_commit_at`). Never-deployed PRs (merged after the last
     successful production deployment's commit, a repository that never deploys, or a
     merge commit missing from the history) have `deployment_id` None and
-    `lead_time_hours` None. Sorted by (repo, merged_at, number).
+    `lead_time_hours` None. Pull requests whose merge commit is older than the first
+    deployment's range (`first_deployment_lookback`) predate deployment tracking and are
+    left out. Sorted by (repo, merged_at, number).
     """
     org = org_of(source)
     by_repo = production_deployments_by_repo(org, production_environments)
     rows = []
     for repo in org.repositories:
         successful = [d for d in by_repo[repo.full_name] if deployment_result(d) == SUCCESSFUL]
-        owner = _deploying_deployment_by_position(repo, successful)
+        owner, tracked_from = _deploying_deployment_by_position(repo, successful, first_deployment_lookback)
         position = {commit.sha: index for index, commit in enumerate(repo.commits)}
         team = org.team_of(repo.full_name)
         for pr in org.pull_requests.get(repo.full_name, []):
             if pr.merged_at is None or pr.base_ref != repo.default_branch:
                 continue
             index = position.get(pr.merge_commit_sha) if pr.merge_commit_sha else None
+            if index is not None and index < tracked_from:
+                continue
             deployment = owner.get(index) if index is not None else None
             first = _first_commit_at(pr)
             deployed_at = deployment_finished_at(deployment) if deployment is not None else None
@@ -109,7 +131,8 @@ def lead_time_pull_requests(source: Any,
 
 
 def lead_time_for_changes(source: Any,
-                          production_environments: Iterable[str] = DEFAULT_PRODUCTION_ENVIRONMENTS) -> list[dict]:
+                          production_environments: Iterable[str] = DEFAULT_PRODUCTION_ENVIRONMENTS,
+                          first_deployment_lookback: timedelta = DEFAULT_FIRST_DEPLOYMENT_LOOKBACK) -> list[dict]:
     """Median lead time for changes per team and week of the deploying deployment.
 
     `source`: the Simulation or its GitHub `Org` (only GitHub is read).
@@ -123,7 +146,7 @@ def lead_time_for_changes(source: Any,
     """
     deployed: dict[tuple[str, date], list[float]] = defaultdict(list)
     not_deployed: dict[tuple[str, date], int] = defaultdict(int)
-    for row in lead_time_pull_requests(source, production_environments):
+    for row in lead_time_pull_requests(source, production_environments, first_deployment_lookback):
         if row["lead_time_hours"] is None:
             not_deployed[(row["team"], week_start(row["merged_at"]))] += 1
         else:

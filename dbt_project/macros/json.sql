@@ -8,8 +8,9 @@
     json_extract_string({{ column }}, '$.{{ path }}')
 {%- endmacro %}
 
+{#- PostgreSQL paths are brace lists: parents[0].sha -> {parents,0,sha}. -#}
 {% macro postgres__json_text(column, path) -%}
-    ({{ column }}::jsonb #>> '{ {{- path | replace('.', ',') -}} }')
+    ({{ column }}::jsonb #>> '{ {{- path | replace('[', ',') | replace(']', '') | replace('.', ',') -}} }')
 {%- endmacro %}
 
 {#- An ISO-8601 timestamp with offset, as a UTC timestamp without time zone. -#}

@@ -1,0 +1,32 @@
+{#- Cross-database helpers: one name per idea, DuckDB (default) and PostgreSQL bodies. -#}
+
+{#- Hours between two timestamps, as a double (fractions of a second kept). -#}
+{% macro hours_between(start, finish) -%}
+    {{ return(adapter.dispatch('hours_between')(start, finish)) }}
+{%- endmacro %}
+
+{% macro default__hours_between(start, finish) -%}
+    ((epoch({{ finish }}) - epoch({{ start }})) / 3600.0)
+{%- endmacro %}
+
+{% macro postgres__hours_between(start, finish) -%}
+    (cast(extract(epoch from ({{ finish }} - {{ start }})) as double precision) / 3600.0)
+{%- endmacro %}
+
+{#- The median, interpolated between the two middle values (as Python's statistics.median). -#}
+{% macro median(expression) -%}
+    {{ return(adapter.dispatch('median')(expression)) }}
+{%- endmacro %}
+
+{% macro default__median(expression) -%}
+    median({{ expression }})
+{%- endmacro %}
+
+{% macro postgres__median(expression) -%}
+    percentile_cont(0.5) within group (order by {{ expression }})
+{%- endmacro %}
+
+{#- Monday of the ISO week of a timestamp, as a date. -#}
+{% macro week_start(timestamp) -%}
+    cast(date_trunc('week', {{ timestamp }}) as date)
+{%- endmacro %}

@@ -1,0 +1,130 @@
+"""The DORA marts against the simulator's ground truth (simulator/truth_dora.py).
+
+The whole pipeline (extract over HTTP, load, dbt build, publish) runs in-process on the
+`small` org with every detail stream read for all history, then each mart is compared
+row for row with the truth computed in plain Python from the generator's model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from kpi.config import PROJECT_ROOT, load_config
+from kpi.pipeline import run_all
+from simulator.generator import generate_org
+from simulator.server import SimulatorServer
+from simulator.truth_dora import change_failure_rate, incident_attributions, lead_time_for_changes, \
+    lead_time_pull_requests, recovery_events
+
+ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dora")
+    settings = yaml.safe_load((PROJECT_ROOT / "config" / "pipeline.yaml").read_text())
+    settings["warehouse"]["data_dir"] = str(root / "data")
+    settings["sources"]["github"]["detail_backfill_days"] = None  # the whole history: exact truth
+    config_path = root / "pipeline.yaml"
+    config_path.write_text(yaml.safe_dump(settings))
+    org = generate_org("small", seed=7, anchor=ANCHOR)
+    # No rate limit: reading every detail of all history is beyond one hour of budget.
+    with SimulatorServer(org, rate_limit=10**9) as simulator, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps(
+            {"conn_type": "http", "host": simulator.github_url, "password": simulator.token}))
+        config = load_config(config_path)
+        run_all(config, run_id="dora_test")
+    yield {"org": org, "config": config}
+
+
+def rows(config, sql: str) -> list[dict]:
+    with duckdb.connect(str(config.published_warehouse), read_only=True) as con:
+        cursor = con.execute(sql)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def naive(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def close(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=0, abs_tol=1e-9)
+
+
+def test_every_merged_pull_request_is_attributed_to_the_deployment_the_truth_names(warehouse):
+    org, config = warehouse["org"], warehouse["config"]
+    truth = {(row["repo"], row["number"]): row for row in lead_time_pull_requests(org)}
+    loaded = {(row["repository"], row["pull_request_number"]): row for row in rows(
+        config, "select * from marts.fct_pull_requests where delivery_status <> 'predates_tracking'")}
+    assert loaded.keys() == truth.keys()
+    assert len(truth) > 500
+    for key, expected in truth.items():
+        got = loaded[key]
+        assert got["deployment_id"] == expected["deployment_id"], key
+        assert got["first_commit_at"] == naive(expected["first_commit_at"]), key
+        assert close(got["lead_time_hours"], expected["lead_time_hours"]), key
+
+
+def test_lead_time_for_changes_equals_the_truth(warehouse):
+    org, config = warehouse["org"], warehouse["config"]
+    truth = lead_time_for_changes(org)
+    loaded = rows(config, "select * from marts.kpi_lead_time_for_changes order by team, week_start")
+    assert [(r["team"], r["week_start"]) for r in loaded] == [(r["team"], r["week_start"]) for r in truth]
+    for got, expected in zip(loaded, truth):
+        assert got["deployed_pull_requests"] == expected["deployed_pull_requests"]
+        assert got["not_deployed_pull_requests"] == expected["not_deployed_pull_requests"]
+        assert close(got["median_lead_time_hours"], expected["median_lead_time_hours"]), got
+
+
+def test_incidents_are_attributed_to_the_deployment_before_them_never_after(warehouse):
+    org, config = warehouse["org"], warehouse["config"]
+    truth = {(r["repo"], r["number"]): r for r in incident_attributions(org)}
+    loaded = {(r["repository"], r["issue_number"]): r for r in rows(config, "select * from marts.fct_incidents")}
+    assert loaded.keys() == truth.keys() and truth
+    assert any(r["deployment_id"] for r in truth.values()) and any(not r["deployment_id"] for r in truth.values())
+    for key, expected in truth.items():
+        assert loaded[key]["caused_by_deployment_id"] == expected["deployment_id"], key
+        assert close(loaded[key]["hours_after_deployment"], expected["hours_after_deployment"]), key
+
+
+def test_change_failure_rate_equals_the_truth(warehouse):
+    org, config = warehouse["org"], warehouse["config"]
+    truth = change_failure_rate(org)
+    loaded = rows(config, "select * from marts.kpi_change_failure_rate order by team, week_start")
+    assert len(loaded) == len(truth)
+    columns = ("team", "week_start", "successful_deployments", "deployments_with_incident",
+               "rolled_back_deployments", "failed_changes", "attributed_incidents")
+    assert [tuple(r[c] for c in columns) for r in loaded] == [tuple(r[c] for c in columns) for r in truth]
+    assert all(close(g["change_failure_rate"], e["change_failure_rate"]) for g, e in zip(loaded, truth))
+    assert sum(r["rolled_back_deployments"] for r in truth) > 0
+
+
+def test_recovery_events_from_github_equal_the_truth(warehouse):
+    org, config = warehouse["org"], warehouse["config"]
+    truth = sorted((r["kind"], r["reference"], naive(r["started_at"]), naive(r["recovered_at"]))
+                   for r in recovery_events(_github_only(org)) if r["kind"] != "jira_incident")
+    loaded = sorted((r["kind"], r["reference"], r["started_at"], r["recovered_at"])
+                    for r in rows(config, "select * from marts.fct_recovery_events"))
+    assert loaded == truth and truth
+
+
+def _github_only(org):
+    """recovery_events reads Jira too; a Simulation-shaped object with an empty Jira site."""
+    class NoJira:
+        def select(self, *_args, **_kwargs):
+            return []
+
+    class GitHubOnly:
+        def __init__(self, org):
+            self.org, self.jira = org, NoJira()
+    return GitHubOnly(org)
