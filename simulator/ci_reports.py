@@ -343,10 +343,12 @@ def openapi_spec(rng: random.Random, service: str, operations: int,
                  documented_share: float) -> tuple[bytes, dict[str, Any]]:
     """An OpenAPI 3.0.3 JSON description with `operations` operations.
 
-    An operation is *documented* when it has a non-empty `summary` AND a
-    non-empty `description` AND every response it declares has a non-empty
-    `description`; exactly `round(operations * documented_share)` are. The
-    others carry only `operationId` and `responses: {"200": {"description": ""}}`.
+    An operation is *documented* (the README's definition) when it has a summary or
+    a description, every parameter has a description, every response has a
+    description and every 2xx response with a body has a schema; exactly
+    `round(operations * documented_share)` are (they have all of these). The others
+    carry only `operationId`, an undescribed `id` parameter on item paths and
+    `responses: {"200": {"description": ""}}`.
     Facts: {"operations", "documented_operations", "documentation_coverage"}
     (documented / operations, 0.0 for an empty spec) and "documented_ids".
     """
@@ -368,6 +370,8 @@ def openapi_spec(rng: random.Random, service: str, operations: int,
         if path.endswith("{id}"):
             operation["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
         if index in documented:
+            if path.endswith("{id}"):
+                operation["parameters"][0]["description"] = f"Id of the {resource} resource."
             documented_ids.append(op_id)
             verb = {"get": "Get", "post": "Create", "put": "Replace", "delete": "Delete", "patch": "Update"}[method]
             operation["summary"] = f"{verb} {resource}"
