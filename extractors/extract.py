@@ -273,7 +273,8 @@ def extract_scope(
                                                    validator, read):
                     key = writer.add(payload, extra)
                     if keep and key is not None:
-                        values[key] = {name: payload.get(name) for name in keep}
+                        merged = {**payload, **extra}  # a child may key on its parent's parent (run_id)
+                        values[key] = {name: merged.get(name) for name in keep}
                         values[key][_CURSOR] = parse_cursor(stream.cursor_of(payload))
                         values[key][_CHANGE] = payload.get(stream.change_field) if stream.change_field else None
             except (HttpError, PermissionDenied) as error:

@@ -153,8 +153,21 @@ class HttpClient:
     def get_json(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> Any:
         return self._get_json(path_or_url, params)[1]
 
+    def download(self, path_or_url: str, max_bytes: int) -> bytes:
+        """A binary body (an artifact archive), with the same retries and rate-limit handling.
+
+        GitHub answers an artifact download with a redirect to short-lived blob storage on
+        another host: requests follows it and drops the Authorization header on the way.
+        """
+        response, _ = self._get_json(path_or_url, None, {"Accept": "*/*"}, expect_json=False)
+        body = response.content
+        if len(body) > max_bytes:
+            raise ExtractError(f"{response.url}: {len(body)} bytes, above the {max_bytes}-byte download limit")
+        return body
+
     def _get_json(
-        self, path_or_url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None = None
+        self, path_or_url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None = None,
+        expect_json: bool = True,
     ) -> tuple[requests.Response, Any]:
         url = self.resolve(path_or_url)
         attempts = self.max_retries + 1
@@ -163,7 +176,7 @@ class HttpClient:
         for attempt in range(attempts):
             slot = self._wait_for_budget(url)
             try:
-                return self._attempt(url, params, headers, slot)
+                return self._attempt(url, params, headers, slot, expect_json)
             except AuthenticationError:
                 if renewed or not self.credentials.renew(slot):
                     raise
@@ -183,7 +196,8 @@ class HttpClient:
         raise RetriesExhausted(url, attempts, last_reason)
 
     def _attempt(
-        self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None, slot: int
+        self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None, slot: int,
+        expect_json: bool = True,
     ) -> tuple[requests.Response, Any]:
         request_headers = dict(headers or {})
         authorization = self.credentials.header(slot)
@@ -200,6 +214,8 @@ class HttpClient:
         self.credentials.note(slot, response)
         if status == 304:
             self.not_modified_count += 1
+            return response, None
+        if status < 400 and not expect_json:
             return response, None
         if status < 400:
             try:

@@ -28,12 +28,13 @@ def synced(tmp_path_factory):
         full = sync.run()
         keys_after_full = sync.keys()
         model_after_full = model_keys(org)
+        first_anchor = org.anchor
         before = model_versions(org)
         rows_before = {table: warehouse_rows(config.working_warehouse, table) for table in keys_after_full}
         org.advance(1)
         incremental = sync.run()
         keys_after_incremental = sync.keys()
-        model_after_advance = model_keys(org)
+        model_after_advance = model_keys(org, first_synced_at=first_anchor)
         after = model_versions(org)
         rows_after = {table: warehouse_rows(config.working_warehouse, table) for table in keys_after_incremental}
         quiet_first = sync.run()

@@ -15,7 +15,58 @@ Every stream also sends `If-None-Match` with the first page's ETag of the previo
 
 from __future__ import annotations
 
+import fnmatch
+import logging
+from datetime import timedelta
+from typing import Any, Iterator, Mapping
+
+from extractors.http import HttpClient
+from extractors.reports.dispatch import parse_archive
+from extractors.reports.errors import ReportContext, ReportError
+from extractors.reports.records import record_key, report_record
 from extractors.streams.base import Stream
+
+log = logging.getLogger(__name__)
+
+# Artifacts worth downloading: every download is one request per artifact, so only the
+# names that carry reports (overridable per deployment: sources.github.report_artifacts).
+DEFAULT_REPORT_ARTIFACTS = ("*coverage*", "*sarif*", "*lint*", "*openapi*", "*api-spec*", "*bench*", "*k6*", "*perf*")
+MAX_ARTIFACT_BYTES = 256 * 1024 * 1024
+
+
+def read_artifact_reports(
+    client: HttpClient, stream: Stream, variables: Mapping[str, Any], watermark: str | None, overlap: timedelta,
+) -> Iterator[dict[str, Any]]:
+    """Download one artifact (a ZIP) and yield one record per report inside it.
+
+    A report that does not parse is yielded as a `rejected` record carrying the reason
+    (and logged naming the file, repository and run): it is quarantined, never a KPI
+    input, and the rest of the artifact and of the run go on. Expired artifacts (GitHub
+    keeps them 90 days by default) and names matching no pattern are not downloaded.
+    """
+    patterns = stream.params.get("artifact_name_patterns") or DEFAULT_REPORT_ARTIFACTS
+    name = str(variables["artifact_name"])
+    if variables.get("artifact_expired") or not any(fnmatch.fnmatch(name.lower(), p) for p in patterns):
+        return
+    repository = f"{variables['owner']}/{variables['repo']}"
+    context = ReportContext(repository=repository, run_id=str(variables["run_id"]), source="github")
+    archive_name = f"{name}.zip"
+    try:
+        data = client.download(
+            f"/repos/{repository}/actions/artifacts/{variables['artifact_id']}/zip", MAX_ARTIFACT_BYTES)
+        result = parse_archive(data, filename=archive_name, context=context)
+    except ReportError as error:
+        yield _rejected(error, context, archive_name)
+        return
+    for member in result.reports:
+        yield report_record(member.report, context=context, filename=member.filename)
+    for error in result.errors:
+        yield _rejected(error, context, error.filename)
+
+
+def _rejected(error: ReportError, context: ReportContext, filename: str) -> dict[str, Any]:
+    log.warning("report quarantined: %s", error)
+    return {**record_key(context, filename), "report_kind": "rejected", "error": str(error)}
 
 # head/base carry whole repository objects whose counters change on every push: keeping
 # them would rewrite every pull request of the window each night for nothing.
@@ -178,7 +229,6 @@ _STREAMS = (
         parent="github__workflow_runs",
         parent_key_fields={"run_id": "id"},
     ),
-    # Metadata only; downloading and parsing the reports comes with the CI issue.
     Stream(
         name="github__workflow_artifacts",
         bounded_backfill=True,
@@ -190,6 +240,21 @@ _STREAMS = (
         records_path="artifacts",
         parent="github__workflow_runs",
         parent_key_fields={"run_id": "id"},
+    ),
+    # The reports inside report artifacts (coverage, SARIF, OpenAPI, benchmarks), parsed
+    # by extractors.reports: one record per report file, or a `rejected` one with the reason.
+    Stream(
+        name="github__artifact_reports",
+        bounded_backfill=True,
+        source="github",
+        path="/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/zip",
+        primary_key=("run_id", "file_name"),
+        key_includes_scope=True,
+        parent="github__workflow_artifacts",
+        parent_key_fields={"artifact_id": "id", "artifact_name": "name", "artifact_expired": "expired",
+                           "run_id": "run_id"},
+        reader=read_artifact_reports,
+        change_field=None,
     ),
     # Alert numbers are per repository: keys carry the scope.
     Stream(

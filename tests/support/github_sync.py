@@ -20,7 +20,9 @@ from extractors.http import HttpClient
 from extractors.loader import LoadReport, WarehouseLoader
 from kpi import pipeline
 from kpi.config import PipelineConfig, load_config
-from simulator.github_api import _stable_child_id, run_artifacts, workflow_jobs
+from datetime import datetime, timedelta
+
+from simulator.github_api import ARTIFACT_RETENTION_DAYS, _stable_child_id, artifact_files, run_artifacts, workflow_jobs
 from simulator.model import Org
 
 TEAMS = """
@@ -117,13 +119,18 @@ def warehouse_rows(warehouse: Path, table: str) -> dict[str, tuple]:
             f'select record_key, updated_at, payload::varchar, run_id from raw."{table}"').fetchall()}
 
 
-def model_keys(org: Org, only: set[str] | None = None) -> dict[str, set[str]]:
-    """Record keys per raw stream as the generator's model implies them (`only`: these repositories)."""
+def model_keys(org: Org, only: set[str] | None = None, first_synced_at: datetime | None = None) -> dict[str, set[str]]:
+    """Record keys per raw stream as the generator's model implies them (`only`: these repositories).
+
+    Reports are read from artifacts not yet expired when first synced (`first_synced_at`,
+    default the org's anchor); the warehouse keeps them after the artifact expires."""
+    synced_at = first_synced_at or org.anchor
     keys: dict[str, set[str]] = {name: set() for name in (
         "github__repositories", "github__pull_requests", "github__deployments", "github__deployment_statuses",
         "github__pull_request_reviews", "github__pull_request_commits", "github__releases", "github__milestones",
         "github__issues", "github__workflow_runs", "github__workflow_jobs", "github__workflow_artifacts",
-        "github__code_scanning_alerts", "github__dependabot_alerts", "github__commits")}
+        "github__code_scanning_alerts", "github__dependabot_alerts", "github__commits",
+        "github__artifact_reports")}
     for repo in org.repositories:
         name = repo.full_name
         if only is not None and name not in only:
@@ -145,6 +152,11 @@ def model_keys(org: Org, only: set[str] | None = None) -> dict[str, set[str]]:
             keys["github__workflow_runs"].add(str(run.id))
             keys["github__workflow_jobs"].update(str(job["id"]) for job in workflow_jobs(run))
             keys["github__workflow_artifacts"].update(str(artifact_id) for artifact_id, _ in run_artifacts(run))
+            if run.updated_at + timedelta(days=ARTIFACT_RETENTION_DAYS) >= synced_at:  # not expired
+                for _, artifact_name in run_artifacts(run):
+                    files, _ = artifact_files(org, run, artifact_name)
+                    keys["github__artifact_reports"].update(
+                        f"{name}#{run.id}:{artifact_name}.zip/{member}" for member in files)
         for alert in org.security_alerts.get(name, []):
             stream = "github__code_scanning_alerts" if alert.kind == "code_scanning" else "github__dependabot_alerts"
             keys[stream].add(f"{name}#{alert.number}")
