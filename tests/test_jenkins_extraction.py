@@ -28,7 +28,7 @@ from simulator.simulation import JENKINS_USER, Credentials, Simulation, build_si
 ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
 OVERLAP = timedelta(hours=72)
 STREAMS = list(JENKINS_STREAMS.values())
-BUILDS, COVERAGE = "jenkins__builds", "jenkins__build_coverage"
+BUILDS, COVERAGE, REPORTS = "jenkins__builds", "jenkins__build_coverage", "jenkins__build_reports"
 
 
 # -- a night of the pipeline, as kpi.pipeline will run it for Jenkins ------------------
@@ -157,7 +157,7 @@ def synced(simulation, tmp_path_factory):
         sync = JenkinsSync(server.url_for("/jenkins"), credentials.jenkins_token, tmp_path_factory.mktemp("jenkins"))
         full = sync.run()
         state = {"builds_before": model_builds(simulation), "coverage_before": model_coverage(simulation),
-                 "rows_before": {table: sync.rows(table) for table in (BUILDS, COVERAGE)}}
+                 "rows_before": {table: sync.rows(table) for table in (BUILDS, COVERAGE, REPORTS)}}
         simulation.advance(1)
         incremental = sync.run()
         state.update(builds_after=model_builds(simulation), coverage_after=model_coverage(simulation),
@@ -181,10 +181,20 @@ def test_full_sync_equals_the_generator(synced):
     for key, expected in model.items():
         assert builds[key] == expected, key
     assert_coverage_equal(synced["rows_before"][COVERAGE], synced["coverage_before"])
-    assert synced["full"].report.inserted == len(model) + len(synced["coverage_before"])
+    assert synced["full"].report.inserted == len(model) + 2 * len(synced["coverage_before"])
     # running builds have no end, no duration and no coverage read yet
     running = [key for key, build in model.items() if build["building"]]
     assert running and all(builds[key]["finished_at"] is None for key in running)
+
+
+def test_archived_reports_carry_the_exact_line_counts_the_plugin_rounds(synced):
+    """One parsed report per covered build; its exact counts agree with the model's coverage."""
+    reports = {f"{payload['job']}:{payload['number']}": payload for payload, *_ in synced["rows_before"][REPORTS].values()}
+    assert reports.keys() == synced["coverage_before"].keys()
+    for key, (percent, lines) in synced["coverage_before"].items():
+        report = reports[key]
+        assert report["report_kind"] == "coverage" and report["lines_valid"] == lines, key
+        assert math.isclose(100 * report["lines_covered"] / report["lines_valid"], percent, abs_tol=1e-9), key
 
 
 def test_coverage_is_read_only_for_builds_that_recorded_it(synced):
@@ -215,7 +225,8 @@ def test_incremental_sync_loads_exactly_the_new_and_changed_builds(synced):
         untouched = set(rows_after) - rewritten
         assert untouched and all(rows_after[key] == rows_before[key] for key in untouched), table
     report = synced["incremental"].report
-    assert report.inserted == len(set(after) - set(before)) + len(set(synced["coverage_after"]) - set(synced["coverage_before"]))
+    gained = set(synced["coverage_after"]) - set(synced["coverage_before"])
+    assert report.inserted == len(set(after) - set(before)) + 2 * len(gained)  # coverage + its archived report
 
 
 def test_a_build_running_at_the_first_sync_is_updated_once_it_finished(synced):
@@ -241,7 +252,8 @@ def test_an_incremental_night_costs_one_page_per_job_plus_the_coverage_now_due(s
     assert night.requests_by_scope(BUILDS) == dict.fromkeys(night.jobs, 1)
     gained = set(synced["coverage_after"]) - set(synced["coverage_before"])
     assert night.requests_of(COVERAGE) == len(gained)
-    assert night.requests == night.discovery_requests + len(night.jobs) + len(gained)
+    assert night.requests_of(REPORTS) == len(gained)  # one archived report download each
+    assert night.requests == night.discovery_requests + len(night.jobs) + 2 * len(gained)
 
 
 def test_a_quiet_night_costs_one_page_per_job_and_rewrites_nothing(synced):

@@ -76,7 +76,7 @@ def test_a_hostile_name_reaches_the_server_as_one_segment_and_finds_nothing(serv
     landed = extract_scope(client, list(JENKINS_STREAMS.values()), "payments%2F..%2F../ledger", watermarks={},
                            run_id="hostile", landing_dir=tmp_path)
     assert (seen.matched, elsewhere.matched) == (1, 0)
-    assert [manifest.records for manifest in landed] == [0]  # builds: 404, skipped; coverage: nothing to read
+    assert [manifest.records for manifest in landed] == [0, 0]  # builds: 404, skipped; coverage, reports: nothing to read
 
 
 def test_discovery_over_http_lists_every_job_of_the_simulated_controller(server):

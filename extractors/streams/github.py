@@ -15,58 +15,36 @@ Every stream also sends `If-None-Match` with the first page's ETag of the previo
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from datetime import timedelta
 from typing import Any, Iterator, Mapping
 
 from extractors.http import HttpClient
-from extractors.reports.dispatch import parse_archive
-from extractors.reports.errors import ReportContext, ReportError
-from extractors.reports.records import record_key, report_record
+from extractors.reports.errors import ReportContext
+from extractors.reports.landing import archive_records, is_report_name
 from extractors.streams.base import Stream
 
 log = logging.getLogger(__name__)
 
-# Artifacts worth downloading: every download is one request per artifact, so only the
-# names that carry reports (overridable per deployment: sources.github.report_artifacts).
-DEFAULT_REPORT_ARTIFACTS = ("*coverage*", "*sarif*", "*lint*", "*openapi*", "*api-spec*", "*bench*", "*k6*", "*perf*")
 MAX_ARTIFACT_BYTES = 256 * 1024 * 1024
 
 
 def read_artifact_reports(
     client: HttpClient, stream: Stream, variables: Mapping[str, Any], watermark: str | None, overlap: timedelta,
 ) -> Iterator[dict[str, Any]]:
-    """Download one artifact (a ZIP) and yield one record per report inside it.
-
-    A report that does not parse is yielded as a `rejected` record carrying the reason
-    (and logged naming the file, repository and run): it is quarantined, never a KPI
-    input, and the rest of the artifact and of the run go on. Expired artifacts (GitHub
-    keeps them 90 days by default) and names matching no pattern are not downloaded.
-    """
-    patterns = stream.params.get("artifact_name_patterns") or DEFAULT_REPORT_ARTIFACTS
+    """Download one artifact (a ZIP) and yield one record per report inside it (see
+    extractors.reports.landing: a report that does not parse is a `rejected` record).
+    Expired artifacts (GitHub keeps them 90 days by default) and names that carry no
+    report (stream param `artifact_name_patterns`) are not downloaded."""
     name = str(variables["artifact_name"])
-    if variables.get("artifact_expired") or not any(fnmatch.fnmatch(name.lower(), p) for p in patterns):
+    if variables.get("artifact_expired") or not is_report_name(name, stream.params.get("artifact_name_patterns")):
         return
     repository = f"{variables['owner']}/{variables['repo']}"
-    context = ReportContext(repository=repository, run_id=str(variables["run_id"]), source="github")
-    archive_name = f"{name}.zip"
-    try:
-        data = client.download(
-            f"/repos/{repository}/actions/artifacts/{variables['artifact_id']}/zip", MAX_ARTIFACT_BYTES)
-        result = parse_archive(data, filename=archive_name, context=context)
-    except ReportError as error:
-        yield _rejected(error, context, archive_name)
-        return
-    for member in result.reports:
-        yield report_record(member.report, context=context, filename=member.filename)
-    for error in result.errors:
-        yield _rejected(error, context, error.filename)
+    data = client.download(f"/repos/{repository}/actions/artifacts/{variables['artifact_id']}/zip", MAX_ARTIFACT_BYTES)
+    yield from archive_records(data, archive_name=f"{name}.zip",
+                               context=ReportContext(repository=repository, run_id=str(variables["run_id"]),
+                                                     source="github"))
 
-
-def _rejected(error: ReportError, context: ReportContext, filename: str) -> dict[str, Any]:
-    log.warning("report quarantined: %s", error)
-    return {**record_key(context, filename), "report_kind": "rejected", "error": str(error)}
 
 # head/base carry whole repository objects whose counters change on every push: keeping
 # them would rewrite every pull request of the window each night for nothing.

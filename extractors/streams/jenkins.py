@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from urllib.parse import quote
 
 from extractors.errors import ExtractError
+from extractors.reports.errors import ReportContext
+from extractors.reports.landing import file_records, is_report_name
 from extractors.streams.base import Stream, register_scope_kind
 
 if TYPE_CHECKING:
@@ -320,6 +322,25 @@ def read_build_coverage(client: "HttpClient", stream: Stream, variables: Mapping
     yield coverage_record(variables["job"], client.get_json(path) or {})
 
 
+MAX_ARTIFACT_BYTES = 256 * 1024 * 1024
+
+
+def read_build_reports(client: "HttpClient", stream: Stream, variables: Mapping[str, Any],
+                       watermark: str | None, overlap: timedelta) -> Iterator[dict[str, Any]]:
+    """The reports a finished build archived (coverage files and the like), parsed, one
+    record per file; names that carry no report are not downloaded."""
+    if not variables.get("finished_at"):
+        return
+    context = ReportContext(repository=str(variables["job"]), run_id=str(variables["number"]), source="jenkins")
+    for artifact in variables.get("artifacts") or []:
+        relative, api_path = artifact.get("relative_path"), artifact.get("api_path")
+        if not api_path or not is_report_name(relative.rsplit("/", 1)[-1], stream.params.get("report_name_patterns")):
+            continue
+        data = client.download(api_path, MAX_ARTIFACT_BYTES)
+        for record in file_records(data, filename=relative, context=context):
+            yield {**record, "job": variables["job"], "number": variables["number"]}
+
+
 _STREAMS = (
     Stream(
         name="jenkins__builds",
@@ -346,6 +367,19 @@ _STREAMS = (
         # One request per build: a first sync of years of builds may be limited to the
         # recent ones with extract_scope's detail_horizon (full_refresh reads all).
         bounded_backfill=True,
+    ),
+    # Archived report files (exact line counts; the Coverage plugin rounds to a percent).
+    Stream(
+        name="jenkins__build_reports",
+        source="jenkins",
+        path="{job_path}/{number}/artifact",
+        primary_key=("job", "number", "file_name"),
+        scope="jenkins_job",
+        parent="jenkins__builds",
+        parent_key_fields={"number": "number", "finished_at": "finished_at", "artifacts": "artifacts"},
+        reader=read_build_reports,
+        bounded_backfill=True,
+        change_field=None,
     ),
 )
 
