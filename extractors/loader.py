@@ -10,6 +10,14 @@ read after a full sync) although no data changed, so keeping them out of `raw` k
 guarantee "re-running the same window leaves every raw table identical". Rows are only rewritten when their payload changed, so reloading the same
 window leaves the raw tables byte-identical. DuckDB allows a single writer per file, so a
 connection is opened per call and closed right after.
+
+Deletions: a batch whose manifest has `key_listing_of` lists every current key of that
+stream in its scope (e.g. all Jira issue ids of a project). It is not stored as a table:
+its keys are staged for the load, and once every batch of the load is merged, rows of
+`raw.<that stream>` in the scope whose key is in no listing and in no batch of the load get
+`_deleted_at` (the listing's extraction time); rows listed or loaded again get it cleared.
+Marking after the merge makes the order of batches irrelevant: an issue moved from project
+A to B is re-scoped by B's issue batch (or found in B's listing) before A's listing judges it.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -114,6 +122,39 @@ FROM _stage s ANTI JOIN raw.{table} t ON t.record_key = s.record_key
 """
 
 
+# Deletion tracking (key listings). Temp tables live for the load's connection only.
+_DELETED_COLUMN_DDL = "ALTER TABLE raw.{table} ADD COLUMN IF NOT EXISTS _deleted_at TIMESTAMPTZ"
+_LISTING_TEMP_DDL = """
+CREATE OR REPLACE TEMP TABLE _listed (stream VARCHAR NOT NULL, scope VARCHAR NOT NULL, record_key VARCHAR NOT NULL);
+CREATE OR REPLACE TEMP TABLE _merged_keys (stream VARCHAR NOT NULL, record_key VARCHAR NOT NULL);
+"""
+_LISTING_STAGE_SQL = """
+CREATE OR REPLACE TEMP TABLE _listing_stage AS
+SELECT DISTINCT record_key
+FROM read_json(
+    ?,
+    format = 'newline_delimited',
+    columns = {record_key: 'VARCHAR', scope: 'VARCHAR', updated_at: 'VARCHAR', payload: 'JSON'}
+)
+"""
+_UNDELETE_LOADED_SQL = """
+UPDATE raw.{table} AS t SET _deleted_at = NULL
+FROM _stage s
+WHERE t.record_key = s.record_key AND t._deleted_at IS NOT NULL
+"""
+_UNDELETE_LISTED_SQL = """
+UPDATE raw.{table} AS t SET _deleted_at = NULL
+WHERE t._deleted_at IS NOT NULL
+  AND EXISTS (SELECT 1 FROM _listed l WHERE l.stream = ? AND l.record_key = t.record_key)
+"""
+_MARK_DELETED_SQL = """
+UPDATE raw.{table} AS t SET _deleted_at = CAST(? AS TIMESTAMPTZ)
+WHERE t.scope = ? AND t._deleted_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM _listed l WHERE l.stream = ? AND l.record_key = t.record_key)
+  AND NOT EXISTS (SELECT 1 FROM _merged_keys m WHERE m.stream = ? AND m.record_key = t.record_key)
+"""
+
+
 @dataclass(frozen=True)
 class BatchLoad:
     stream: str
@@ -124,6 +165,9 @@ class BatchLoad:
     unchanged: int
     cursor_before: str | None
     cursor_after: str | None
+    listed: int = 0  # key listings: the keys listed (a listing writes no row of its own)
+    deleted: int = 0  # key listings: rows of the listed stream newly marked deleted
+    undeleted: int = 0  # key listings: rows listed again after being marked deleted
 
     @property
     def watermark_moved(self) -> bool:
@@ -145,6 +189,10 @@ class LoadReport:
     @property
     def unchanged(self) -> int:
         return sum(b.unchanged for b in self.batches)
+
+    @property
+    def deleted(self) -> int:
+        return sum(b.deleted for b in self.batches)
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
@@ -180,6 +228,18 @@ class WarehouseLoader:
                 "WHERE cursor_value IS NOT NULL"
             ).fetchall()
         return {(stream, scope): cursor for stream, scope, cursor in rows}
+
+    def read_last_loaded(self, stream: str) -> dict[str, datetime]:
+        """scope -> when `stream` last loaded for it (e.g. a key listing, to pace reconciliations)."""
+        if not self.db_path.exists():
+            return {}
+        with duckdb.connect(str(self.db_path), read_only=True) as con:
+            if ("raw", "_load_log") not in _tables(con):
+                return {}
+            rows = con.execute(
+                "SELECT scope, max(loaded_at) FROM raw._load_log WHERE stream = ? GROUP BY scope", [stream]
+            ).fetchall()
+        return {scope: loaded_at for scope, loaded_at in rows}
 
     def read_validators(self) -> dict[tuple[str, str], dict[str, str]]:
         """(stream, scope) -> {"etag", "url"}; {} when nothing was stored yet."""
@@ -236,16 +296,89 @@ class WarehouseLoader:
                 con.execute(_LOAD_LOG_DDL)
                 con.execute("CREATE SCHEMA IF NOT EXISTS ops")
                 con.execute(_VALIDATORS_DDL)
+                listed_streams = {m.key_listing_of for m in manifests if m.key_listing_of}
+                tracked = self._track_deletions(con, listed_streams)
                 for manifest in manifests:
                     current_path = manifest.path
-                    report.batches.append(self._merge_batch(con, manifest))
+                    if manifest.key_listing_of:
+                        report.batches.append(self._stage_listing(con, manifest))
+                    else:
+                        report.batches.append(self._merge_batch(
+                            con, manifest, deletion_tracked=manifest.stream in tracked,
+                            remember_keys=manifest.stream in listed_streams))
+                current_path = ""
+                report.batches = self._apply_listings(con, report.batches, manifests)
                 con.execute("COMMIT")
             except Exception as exc:
                 con.execute("ROLLBACK")
                 raise LoadError(current_path or str(self.db_path), f"{type(exc).__name__}: {exc}") from exc
         return report
 
-    def _merge_batch(self, con: duckdb.DuckDBPyConnection, manifest: BatchManifest) -> BatchLoad:
+    @staticmethod
+    def _track_deletions(con: duckdb.DuckDBPyConnection, listed_streams: set[str]) -> set[str]:
+        """Give the raw tables of listed streams their `_deleted_at` column (added to an existing
+        warehouse on the first listing); returns every raw table that has the column."""
+        if listed_streams:
+            con.execute(_LISTING_TEMP_DDL)
+        for stream in sorted(listed_streams):
+            table = _table_name(stream)
+            con.execute(_RAW_TABLE_DDL.format(table=table))
+            con.execute(_DELETED_COLUMN_DDL.format(table=table))
+        return {name for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.columns "
+            "WHERE table_schema = 'raw' AND column_name = '_deleted_at'").fetchall()}
+
+    def _stage_listing(self, con: duckdb.DuckDBPyConnection, manifest: BatchManifest) -> BatchLoad:
+        """Stage a key listing's keys; the marking waits until every batch is merged."""
+        if not manifest.complete:
+            raise ValueError("manifest is not marked complete")
+        if not Path(manifest.path).is_file():
+            raise FileNotFoundError(f"batch file missing: {manifest.path}")
+        listed = 0
+        if os.path.getsize(manifest.path) > 0:
+            con.execute(_LISTING_STAGE_SQL, [manifest.path])
+            listed, missing = con.execute(
+                "SELECT count(record_key), count(*) - count(record_key) FROM _listing_stage").fetchone()
+            if missing:
+                raise ValueError(f"{missing} listed lines without record_key")
+            con.execute("INSERT INTO _listed SELECT ?, ?, record_key FROM _listing_stage",
+                        [manifest.key_listing_of, manifest.scope])
+            con.execute("DROP TABLE _listing_stage")
+        if listed != manifest.records:
+            raise ValueError(f"listing holds {listed} keys, manifest says {manifest.records}")
+        # Logged with its keys as "unchanged": `read_last_loaded` paces reconciliations from it.
+        con.execute(
+            "INSERT INTO raw._load_log VALUES (?, ?, ?, 0, 0, ?, now())",
+            [manifest.run_id, manifest.stream, manifest.scope, listed],
+        )
+        return BatchLoad(stream=manifest.stream, scope=manifest.scope, path=manifest.path, inserted=0,
+                         updated=0, unchanged=0, cursor_before=None, cursor_after=None, listed=listed)
+
+    @staticmethod
+    def _apply_listings(con: duckdb.DuckDBPyConnection, batches: list[BatchLoad],
+                        manifests: Sequence[BatchManifest]) -> list[BatchLoad]:
+        """Clear `_deleted_at` of listed rows, then mark the rows of each listed scope that no
+        listing and no batch of this load holds. Returns `batches` with the counts filled in."""
+        undeleted_by_stream: dict[str, int] = {}
+        result = list(batches)
+        for position, manifest in enumerate(manifests):
+            target = manifest.key_listing_of
+            if not target:
+                continue
+            table = _table_name(target)
+            undeleted = 0
+            if target not in undeleted_by_stream:
+                undeleted = con.execute(_UNDELETE_LISTED_SQL.format(table=table), [target]).fetchone()[0]
+                undeleted_by_stream[target] = undeleted
+            deleted = con.execute(
+                _MARK_DELETED_SQL.format(table=table),
+                [manifest.extracted_at, manifest.scope, target, target],
+            ).fetchone()[0]
+            result[position] = replace(result[position], deleted=deleted, undeleted=undeleted)
+        return result
+
+    def _merge_batch(self, con: duckdb.DuckDBPyConnection, manifest: BatchManifest,
+                     deletion_tracked: bool = False, remember_keys: bool = False) -> BatchLoad:
         if not manifest.complete:
             raise ValueError("manifest is not marked complete")
         if not Path(manifest.path).is_file():
@@ -268,6 +401,10 @@ class WarehouseLoader:
         extracted = [manifest.extracted_at, manifest.run_id]
         con.execute(_UPDATE_SQL.format(table=table), extracted)
         con.execute(_INSERT_SQL.format(table=table), extracted)
+        if deletion_tracked:  # a record delivered again exists again
+            con.execute(_UNDELETE_LOADED_SQL.format(table=table))
+        if remember_keys:  # a listing of this load must not judge records this load delivered
+            con.execute("INSERT INTO _merged_keys SELECT ?, record_key FROM _stage", [manifest.stream])
         con.execute("DROP TABLE _stage")
 
         cursor_before = self._current_cursor(con, manifest.stream, manifest.scope)
