@@ -1,10 +1,11 @@
-"""kpi_nightly: GitHub -> landing batches -> Great Expectations -> raw -> dbt -> audit -> publish.
+"""kpi_nightly: GitHub, Jira, Jenkins, GitLab -> landing batches -> Great Expectations -> raw
+-> dbt -> audit -> publish.
 
 Reads top to bottom like the data flow. The work lives in `kpi.pipeline`; this file only
-wires it, so parsing it does no I/O. Credentials come from the Airflow connection named
-in config/pipeline.yaml (github_default).
+wires it, so parsing it does no I/O. Credentials come from the Airflow connections named
+in config/pipeline.yaml (github_default, jira_default, jenkins_default, gitlab_default).
 
-Scope failures: `extract_repository` (one mapped task per repository) does not raise for a
+Scope failures: `extract_scope` (one mapped task per repository, project or job) does not raise for a
 scope that fails for a known reason (permission, revoked token, retries exhausted,
 rate limit deferred, repository gone); it returns the scope's status instead, so one
 broken repository neither blocks the others' data nor burns Airflow retries on an error
@@ -54,35 +55,36 @@ def _full_refresh() -> bool:
         "retry_exponential_backoff": True,
         "execution_timeout": timedelta(hours=2),
     },
-    tags=["kpi", "github"],
+    tags=["kpi", "github", "jira", "jenkins", "gitlab"],
     doc_md=__doc__,
 )
 def kpi_nightly():
     @task
-    def extract_orgs() -> list[str]:
-        from kpi.pipeline import extract_orgs as extract
+    def extract_listings() -> list[str]:
+        """GitHub orgs' repository listings, GitLab groups' project listings."""
+        from kpi.pipeline import extract_listings as extract
 
         return extract(_config(), _run_id(), _full_refresh())
 
     @task
-    def plan_scopes(org_manifests: list[str]) -> list[dict]:
+    def plan_scopes(listing_manifests: list[str]) -> list[dict]:
         from kpi.pipeline import plan_scopes as plan
 
-        return plan(_config(), org_manifests)
+        return plan(_config(), listing_manifests)
 
-    @task(map_index_template="{{ repository }}", max_active_tis_per_dag=4)
-    def extract_repository(scope: dict) -> dict:
-        from kpi.pipeline import extract_repository as extract
+    @task(map_index_template="{{ scope_label }}", max_active_tis_per_dag=4)
+    def extract_scope(scope: dict) -> dict:
+        from kpi.pipeline import extract_source_scope as extract
 
-        get_current_context()["repository"] = scope["scope"]  # names the mapped task in the UI
+        get_current_context()["scope_label"] = f"{scope['source']}:{scope['scope']}"  # names the mapped task
         return extract(_config(), scope, _run_id(), _full_refresh())
 
     @task
-    def audit_batches(org_manifests: list[str], results: list[dict]) -> list[str]:
+    def audit_batches(listing_manifests: list[str], results: list[dict]) -> list[str]:
         from kpi.pipeline import audit_batches as audit
-        from kpi.pipeline import repository_manifests
+        from kpi.pipeline import scope_manifests
 
-        return audit([*org_manifests, *repository_manifests(list(results))])
+        return audit([*listing_manifests, *scope_manifests(list(results))])
 
     @task(outlets=[RAW], retries=0)
     def load_raw(manifests: list[str]) -> dict:
@@ -115,9 +117,9 @@ def kpi_nightly():
 
         return check(list(results))
 
-    org_manifests = extract_orgs()
-    extracted = extract_repository.expand(scope=plan_scopes(org_manifests))
-    audited = audit_batches(org_manifests, extracted)
+    listing_manifests = extract_listings()
+    extracted = extract_scope.expand(scope=plan_scopes(listing_manifests))
+    audited = audit_batches(listing_manifests, extracted)
     loaded = load_raw(audited)
     built = dbt_build()
     checked = audit_marts()

@@ -471,6 +471,18 @@ class WarehouseLoader:
         ).fetchone()
         return row[0] if row else None
 
+    def ensure_raw_tables(self, streams: Sequence[Stream]) -> None:
+        """Create the (empty) raw table of every stream that never loaded, so models over a
+        source that is not configured, or has no data yet, still build (to no rows)."""
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(self.db_path)) as con:
+            con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+            for stream in streams:
+                if stream.key_listing_of is None:  # a key listing is no table of its own
+                    con.execute(_RAW_TABLE_DDL.format(table=_table_name(stream.name)))
+                    if any(other.key_listing_of == stream.name for other in streams):
+                        con.execute(_DELETED_COLUMN_DDL.format(table=_table_name(stream.name)))
+
     def load_reference_table(
         self, table: str, rows: list[dict[str, Any]], columns: Mapping[str, str] | None = None
     ) -> int:

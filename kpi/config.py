@@ -76,8 +76,74 @@ class GitHubSource(_Strict):
         return self
 
 
+class _HttpSource(_Strict):
+    """What every HTTP source shares: where it is, which connection holds its secret, how
+    far behind the watermark a night re-reads, how long to wait at a rate limit."""
+
+    base_url: str
+    connection_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    overlap_hours: float = Field(default=72, ge=0, description="re-read window behind the watermark")
+    max_rate_limit_wait_seconds: float = Field(default=900, ge=0)
+    allow_insecure_http: bool = Field(default=False, description="permit http:// to a non-loopback host")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url_is_safe(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(f"expected an http(s) URL with a host, got {value!r}")
+        if parts.username or parts.password:
+            raise ValueError("credentials must not be embedded in base_url; use the Airflow connection")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _plain_http_only_on_loopback(self):
+        check_transport(self.base_url, self.allow_insecure_http)
+        return self
+
+
+class JiraFields(_Strict):
+    """Custom fields by id (customfield_10010) or by name (Severity); null = not used."""
+
+    severity: str | None = None
+    environment: str | None = None
+    team: str | None = None
+
+
+class JiraSource(_HttpSource):
+    connection_id: str = Field(default="jira_default", pattern=r"^[A-Za-z0-9_.-]+$")
+    flavour: str = Field(default="cloud", pattern=r"^(cloud|server)$",
+                         description="cloud: /rest/api/3/search/jql; server: Server/Data Center /rest/api/2/search")
+    projects: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,9}$")]] = Field(min_length=1)
+    fields: JiraFields = Field(default_factory=JiraFields)
+    reconcile_every_days: float = Field(default=7, gt=0, description="list every issue key this often to detect deletions")
+
+
+class JenkinsSource(_HttpSource):
+    connection_id: str = Field(default="jenkins_default", pattern=r"^[A-Za-z0-9_.-]+$")
+    folders: list[Annotated[str, Field(pattern=r"^[^/]+(/[^/]+)*$")]] = Field(
+        default_factory=list, description="walk only these folders (empty: the whole controller)")
+    detail_backfill_days: float | None = Field(default=14, gt=0)
+
+
+class GitLabSource(_HttpSource):
+    connection_id: str = Field(default="gitlab_default", pattern=r"^[A-Za-z0-9_.-]+$")
+    groups: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")]] = Field(
+        min_length=1)
+    detail_backfill_days: float | None = Field(default=14, gt=0)
+
+
 class Sources(_Strict):
-    github: GitHubSource
+    github: GitHubSource | None = None
+    jira: JiraSource | None = None
+    jenkins: JenkinsSource | None = None
+    gitlab: GitLabSource | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> "Sources":
+        if not any((self.github, self.jira, self.jenkins, self.gitlab)):
+            raise ValueError("configure at least one source (github, jira, jenkins or gitlab)")
+        return self
 
 
 class DeploymentRules(_Strict):
@@ -102,6 +168,9 @@ class Team(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     repositories: list[Annotated[str, Field(pattern=_REPO_PATTERN_RE.pattern)]] = Field(
         min_length=1, description="owner/repo names; shell-style wildcards (* ?) allowed"
+    )
+    jira_projects: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,9}$")]] = Field(
+        default_factory=list, description="Jira project keys whose issues are this team's"
     )
 
 
@@ -128,6 +197,10 @@ class PipelineConfig(_Strict):
                 raise ValueError(f"team {team.name!r} is defined twice")
             seen.add(team.name)
         return self
+
+    def team_of_project(self, project_key: str) -> str:
+        """The team owning a Jira project (teams[].jira_projects), else `unassigned_team`."""
+        return next((team.name for team in self.teams if project_key in team.jira_projects), self.unassigned_team)
 
     def team_of(self, full_name: str) -> str:
         """The team owning a repository: the first team whose pattern matches, else `unassigned_team`."""

@@ -11,7 +11,7 @@ import os
 import re
 from typing import Any
 
-from extractors.auth import Credentials, GitHubAppAuth, TokenPool
+from extractors.auth import Credentials, GitHubAppAuth, TokenPool, basic_credentials
 
 
 class MissingCredentials(RuntimeError):
@@ -116,3 +116,28 @@ def get_github_credentials(connection_id: str, default_url: str) -> tuple[str, C
     if not tokens:
         get_connection_endpoint(connection_id, default_url)  # raises MissingCredentials with the how-to
     return base_url, TokenPool(tokens)
+
+
+def user_env_var(connection_id: str) -> str:
+    """jira_default -> KPI_JIRA_DEFAULT_USER (the Basic-auth user outside Airflow)."""
+    return token_env_var(connection_id).removesuffix("_TOKEN") + "_USER"
+
+
+def get_token_credentials(connection_id: str, default_url: str, scheme: str = "Bearer") -> tuple[str, Credentials]:
+    """(base URL, credentials) for a bearer-token source (GitLab, Jira Server/DC PAT)."""
+    base_url, token = get_connection_endpoint(connection_id, default_url)
+    return base_url, TokenPool([token], scheme)
+
+
+def get_basic_credentials(connection_id: str, default_url: str) -> tuple[str, Credentials]:
+    """(base URL, credentials) for HTTP Basic `user:token` (Jira Cloud: e-mail + API token;
+    Jenkins: user + API token). The user is the connection's login, else $KPI_<CONN>_USER."""
+    base_url, token = get_connection_endpoint(connection_id, default_url)
+    connection = _airflow_connection(connection_id)
+    user = (connection.login if connection is not None else None) or os.environ.get(user_env_var(connection_id))
+    if not user:
+        raise MissingCredentials(
+            f"connection {connection_id!r} has no login: set the Airflow connection's login "
+            f"(the Jira e-mail or Jenkins user) or {user_env_var(connection_id)}"
+        )
+    return base_url, basic_credentials(user, token)

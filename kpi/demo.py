@@ -41,6 +41,27 @@ def airflow_env(config: PipelineConfig, config_path: Path | None = None) -> dict
     return env
 
 
+# The simulator's GitHub budget for the demo: a GitHub App installation on Enterprise Cloud
+# gets 15,000 requests an hour; a first sync of the small org's last 14 days fits in it.
+DEMO_GITHUB_RATE_LIMIT = 15_000
+
+
+def simulator_connections(server: Any, credentials: Any) -> dict[str, str]:
+    """AIRFLOW_CONN_* variables pointing every source's connection at a running simulator."""
+    from simulator.simulation import JENKINS_USER, JIRA_EMAIL
+
+    def conn(host: str, password: str, login: str | None = None) -> str:
+        return json.dumps({"conn_type": "http", "host": host, "password": password,
+                           **({"login": login} if login else {})})
+
+    return {
+        "AIRFLOW_CONN_GITHUB_DEFAULT": conn(server.github_url, credentials.github_token),
+        "AIRFLOW_CONN_JIRA_DEFAULT": conn(f"{server.base_url}/jira", credentials.jira_token, JIRA_EMAIL),
+        "AIRFLOW_CONN_JENKINS_DEFAULT": conn(f"{server.base_url}/jenkins", credentials.jenkins_token, JENKINS_USER),
+        "AIRFLOW_CONN_GITLAB_DEFAULT": conn(f"{server.base_url}/gitlab/api/v4", credentials.gitlab_token),
+    }
+
+
 def _airflow() -> str:
     candidate = Path(sys.executable).with_name("airflow")
     return str(candidate) if candidate.exists() else "airflow"
@@ -95,20 +116,18 @@ def run_demo(config: PipelineConfig, scale: str = "small", seed: int = 7, logica
     from rich.console import Console
     from rich.table import Table
 
-    from simulator.generator import generate_org
-    from simulator.server import SimulatorServer
+    from simulator.simulation import Credentials, build_simulation
     from simulator.truth import deployment_frequency
 
     console = Console()
     logical_date = logical_date or datetime.now(timezone.utc).date()
-    org = generate_org(scale=scale, seed=seed)
+    simulation = build_simulation(scale, seed)
+    org = simulation.org
+    credentials = Credentials()
     log_file = config.data_dir / "logs" / "demo-airflow.log"
-    with SimulatorServer(org) as simulator:
-        console.print(f"simulator: GitHub ({scale}, seed {seed}) at {simulator.github_url}")
-        env = airflow_env(config)
-        env["AIRFLOW_CONN_GITHUB_DEFAULT"] = json.dumps(
-            {"conn_type": "http", "host": simulator.github_url, "password": simulator.token}
-        )
+    with simulation.server(credentials, rate_limit=DEMO_GITHUB_RATE_LIMIT) as simulator:
+        console.print(f"simulator: GitHub, Jira, Jenkins and GitLab ({scale}, seed {seed}) at {simulator.base_url}")
+        env = {**airflow_env(config), **simulator_connections(simulator, credentials)}
         console.print(f"airflow: running kpi_nightly for {logical_date} (log: {log_file})")
         run_dag_with_airflow(env, logical_date, log_file)
         requests_served = simulator.request_count

@@ -17,10 +17,13 @@ Where reports live in the model:
 
 A run/build is on the default branch when its branch is the repository's default
 branch (GitHub: `head_branch`, and not a `pull_request` event; Jenkins: `branch`). A run
-belongs to the ISO week of its start (GitHub `created_at`, Jenkins `started_at`);
+belongs to the ISO week of its start (GitHub `created_at`, which the simulated API also
+serves as `run_started_at`: its runs have one attempt; Jenkins `started_at`);
 "latest" = the latest start (ties: source name, then run id). `artifact_facts` can be
-swapped (tests hand-build facts); it receives (org, run, artifact name) and returns the
-facts or None when the run did not archive that artifact.
+swapped (tests hand-build facts, or hide artifacts the warehouse cannot have: GitHub
+expires artifacts after 90 days and an expired one is never downloaded); it receives
+(org, run, artifact name) and returns the facts or None when the run did not archive that
+artifact.
 """
 
 from __future__ import annotations
@@ -177,9 +180,10 @@ def api_documentation_coverage(source: Any, artifact_facts: ArtifactFacts = gith
     `source`: the Simulation or its `Org` (GitHub Actions artifacts only). The latest
     completed default-branch run of the week (any conclusion: the document exists whether
     or not the tests passed) that archived an OpenAPI document. A documented operation is
-    the generator's fact `documented_operations` (summary AND description AND described
-    responses — for generated documents this coincides with the catalogue's "summary or
-    description and a documented success response", see the report).
+    the generator's fact `documented_operations`: the generator's documented operations have
+    a summary and a description, described parameters and responses and a schema on every
+    2xx response with a body; the others have an empty response description. For generated
+    documents this coincides with the catalogue's rule (extractors/reports/README.md).
     Columns: team, repo, week_start, source, run_id, run_started_at, operations,
     documented_operations, documented_operations_percent (None for 0 operations).
     No team aggregate is defined by the catalogue. Sorted by (team, repo, week_start).
@@ -233,9 +237,12 @@ def performance(source: Any, artifact_facts: ArtifactFacts = github_artifact_fac
 
     `source`: the Simulation or its `Org` (GitHub Actions artifacts only). The latest
     completed default-branch run of the week that archived a benchmark result (k6
-    summary facts `p95_ms`), any conclusion. Columns: team, repo, week_start, source,
-    run_id, run_started_at, p95_latency_ms, and team_max_p95_latency_ms (the maximum over
-    the team's repositories with a result that week). Sorted by (team, repo, week_start).
+    summary facts `p95_ms`: the whole test, `(all scenarios)`; the generated summaries
+    have no per-scenario submetrics, so it is also the highest p95 of the result's
+    scenarios, the warehouse's repository value), any conclusion. Columns: team, repo,
+    week_start, source, run_id, run_started_at, p95_latency_ms, and team_max_p95_latency_ms
+    (the maximum over the team's repositories with a result that week). Sorted by (team,
+    repo, week_start).
     """
     org = org_of(source)
     candidates = _github_candidates(org, artifact_names, False, artifact_facts)

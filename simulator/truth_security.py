@@ -23,8 +23,9 @@ def security_alerts(source: Any) -> list[dict]:
     severity: the code-scanning *rule* severity (note / warning / error) and the Dependabot
     advisory severity (low / medium / high / critical) — two disjoint vocabularies, so the
     kinds never share a row; `kind` is therefore not a column.
-      * `open_alerts`: alerts created before the end of the week (next Monday 00:00 UTC;
-        the anchor for the current week) and neither fixed nor dismissed before it;
+      * `open_alerts`: alerts created before the end of the week (next Monday 00:00 UTC,
+        the anchor's week included: nothing happens after the anchor) and neither fixed
+        nor dismissed before it;
       * `opened_alerts`: alerts created in the week;
       * `fixed_alerts`: alerts whose `fixed_at` falls in the week (a dismissal is not a fix);
       * `dismissed_alerts`: alerts dismissed in the week (informational);

@@ -35,3 +35,12 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "data"
     monkeypatch.setenv("KPI_DATA_DIR", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def small_warehouse(tmp_path_factory):
+    """The published warehouse of one full pipeline run over the simulated small org (all
+    sources), shared by the mart tests: see tests/support/small_warehouse.py."""
+    from tests.support.small_warehouse import build_small_warehouse
+
+    return build_small_warehouse(tmp_path_factory.mktemp("small_warehouse"))

@@ -13,7 +13,7 @@ def test_kpi_nightly_flows_from_extraction_to_publish():
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags["kpi_nightly"]
-    order = ["extract_orgs", "plan_scopes", "extract_repository", "audit_batches", "load_raw", "dbt_build", "audit_marts", "publish"]
+    order = ["extract_listings", "plan_scopes", "extract_scope", "audit_batches", "load_raw", "dbt_build", "audit_marts", "publish"]
     for upstream, downstream in zip(order, order[1:]):
         assert downstream in dag.get_task(upstream).downstream_task_ids, f"{upstream} -> {downstream}"
     assert dag.schedule == "@daily"

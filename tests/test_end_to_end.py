@@ -9,9 +9,8 @@ import duckdb
 import pytest
 
 from kpi.config import load_config
-from kpi.demo import airflow_env, kpi_rows, run_dag_with_airflow
-from simulator.generator import generate_org
-from simulator.server import SimulatorServer
+from kpi.demo import DEMO_GITHUB_RATE_LIMIT, airflow_env, kpi_rows, run_dag_with_airflow, simulator_connections
+from simulator.simulation import Credentials, build_simulation
 from simulator.truth import deployment_frequency
 
 pytestmark = pytest.mark.e2e
@@ -38,13 +37,12 @@ def nightly_runs(tmp_path_factory):
     os.environ["KPI_DATA_DIR"] = str(data_dir)
     try:
         config = load_config()
-        org = generate_org("small", seed=7, anchor=ANCHOR)
+        simulation = build_simulation("small", seed=7, anchor=ANCHOR)
+        org = simulation.org
+        credentials = Credentials()
         snapshots = []
-        with SimulatorServer(org) as simulator:
-            env = airflow_env(config)
-            env["AIRFLOW_CONN_GITHUB_DEFAULT"] = json.dumps(
-                {"conn_type": "http", "host": simulator.github_url, "password": simulator.token}
-            )
+        with simulation.server(credentials, rate_limit=DEMO_GITHUB_RATE_LIMIT) as simulator:
+            env = {**airflow_env(config), **simulator_connections(simulator, credentials)}
             for attempt in range(2):
                 run_dag_with_airflow(env, date(2026, 11, 23), data_dir / "logs" / f"airflow-{attempt}.log")
                 snapshots.append(snapshot(config.working_warehouse))

@@ -98,7 +98,7 @@ def test_primary_exhaustion_beyond_the_wait_defers_that_scope_cleanly(env):
     with duckdb.connect(str(sync.config.working_warehouse), read_only=True) as connection:
         landed_scopes = {row[0] for row in connection.execute("select distinct scope from raw.github__workflow_jobs").fetchall()}
     assert landed_scopes == {"acme/observability"}  # the runs' children went with their parent
-    assert check_scopes(first.results)["deferred"] == ["acme/ledger"]  # not a failure
+    assert check_scopes(first.results)["deferred"] == ["github:acme/ledger"]  # not a failure
     second = sync.run()
     assert set(second.statuses().values()) == {"ok"}
     assert_equals_model(sync, org)

@@ -7,19 +7,12 @@ row for row with the truth computed in plain Python from the generator's model.
 
 from __future__ import annotations
 
-import json
 import math
-from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timezone
 
 import duckdb
 import pytest
-import yaml
 
-from kpi.config import PROJECT_ROOT, load_config
-from kpi.pipeline import run_all
-from simulator.generator import generate_org
-from simulator.server import SimulatorServer
 from simulator.truth_dora import change_failure_rate, incident_attributions, lead_time_for_changes, \
     lead_time_pull_requests, recovery_events
 
@@ -27,21 +20,8 @@ ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dora")
-    settings = yaml.safe_load((PROJECT_ROOT / "config" / "pipeline.yaml").read_text())
-    settings["warehouse"]["data_dir"] = str(root / "data")
-    settings["sources"]["github"]["detail_backfill_days"] = None  # the whole history: exact truth
-    config_path = root / "pipeline.yaml"
-    config_path.write_text(yaml.safe_dump(settings))
-    org = generate_org("small", seed=7, anchor=ANCHOR)
-    # No rate limit: reading every detail of all history is beyond one hour of budget.
-    with SimulatorServer(org, rate_limit=10**9) as simulator, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps(
-            {"conn_type": "http", "host": simulator.github_url, "password": simulator.token}))
-        config = load_config(config_path)
-        run_all(config, run_id="dora_test")
-    yield {"org": org, "config": config}
+def warehouse(small_warehouse):
+    return small_warehouse
 
 
 def rows(config, sql: str) -> list[dict]:

@@ -34,10 +34,12 @@ def read_artifact_reports(
 ) -> Iterator[dict[str, Any]]:
     """Download one artifact (a ZIP) and yield one record per report inside it (see
     extractors.reports.landing: a report that does not parse is a `rejected` record).
-    Expired artifacts (GitHub keeps them 90 days by default) and names that carry no
-    report (stream param `artifact_name_patterns`) are not downloaded."""
+    Not downloaded: artifacts of pull-request runs (the KPIs read the default branch's
+    reports), expired ones (GitHub keeps them 90 days by default) and names that carry no
+    report (stream param `artifact_name_patterns`)."""
     name = str(variables["artifact_name"])
-    if variables.get("artifact_expired") or not is_report_name(name, stream.params.get("artifact_name_patterns")):
+    if (variables.get("run_event") == "pull_request" or variables.get("artifact_expired")
+            or not is_report_name(name, stream.params.get("artifact_name_patterns"))):
         return
     repository = f"{variables['owner']}/{variables['repo']}"
     data = client.download(f"/repos/{repository}/actions/artifacts/{variables['artifact_id']}/zip", MAX_ARTIFACT_BYTES)
@@ -217,7 +219,7 @@ _STREAMS = (
         params={"per_page": 100},
         records_path="artifacts",
         parent="github__workflow_runs",
-        parent_key_fields={"run_id": "id"},
+        parent_key_fields={"run_id": "id", "run_event": "event"},
     ),
     # The reports inside report artifacts (coverage, SARIF, OpenAPI, benchmarks), parsed
     # by extractors.reports: one record per report file, or a `rejected` one with the reason.
@@ -230,7 +232,7 @@ _STREAMS = (
         key_includes_scope=True,
         parent="github__workflow_artifacts",
         parent_key_fields={"artifact_id": "id", "artifact_name": "name", "artifact_expired": "expired",
-                           "run_id": "run_id"},
+                           "run_id": "run_id", "run_event": "run_event"},
         reader=read_artifact_reports,
         change_field=None,
     ),

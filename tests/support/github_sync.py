@@ -1,6 +1,6 @@
 """Run the pipeline's extraction + load steps against the simulator, without Airflow.
 
-`Sync` drives `kpi.pipeline` (extract_orgs, plan_scopes, extract_repository, load) with an
+`Sync` drives `kpi.pipeline` (extract_listings, plan_scopes, extract_source_scope, load) with an
 explicit HttpClient, so tests can count requests and inject faults through the simulator.
 `model_keys` lists, per raw stream, the record keys the generator's model implies.
 """
@@ -83,15 +83,15 @@ class Sync:
         self.runs += 1
         run_id = f"run-{self.runs}"
         client = self.client()
-        org_manifests = pipeline.extract_orgs(self.config, run_id, full_refresh, client=client)
+        org_manifests = pipeline.extract_listings(self.config, run_id, full_refresh, clients={"github": client})
         requests = client.request_count
         results = []
         for scope in pipeline.plan_scopes(self.config, org_manifests):
             # One client per repository, like the DAG's mapped tasks.
             scope_client = self.client()
-            results.append(pipeline.extract_repository(self.config, scope, run_id, full_refresh, client=scope_client))
+            results.append(pipeline.extract_source_scope(self.config, scope, run_id, full_refresh, client=scope_client))
             requests += scope_client.request_count
-        paths = org_manifests + pipeline.repository_manifests(results)
+        paths = org_manifests + pipeline.scope_manifests(results)
         manifests = [BatchManifest.from_file(path) for path in paths]
         report = WarehouseLoader(self.config.working_warehouse).load(manifests) if load else None
         by_stream: Counter = Counter()

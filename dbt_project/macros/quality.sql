@@ -1,0 +1,40 @@
+{#- Helpers for the quality, security and performance marts (cross-database: DuckDB is
+    the default body, PostgreSQL the other). -#}
+
+{#- A set-returning expression: one row per element of the JSON array at `array_path`
+    (a dotted path), each element as JSON, so json_text(element, 'field') reads its fields.
+    Use in a select list; an empty or missing array gives no row. -#}
+{% macro json_array_elements(column, array_path) -%}
+    {{ return(adapter.dispatch('json_array_elements')(column, array_path)) }}
+{%- endmacro %}
+
+{% macro default__json_array_elements(column, array_path) -%}
+    unnest(json_extract({{ column }}, '$.{{ array_path }}[*]'))
+{%- endmacro %}
+
+{% macro postgres__json_array_elements(column, array_path) -%}
+    jsonb_array_elements(coalesce({{ column }}::jsonb #> '{ {{- array_path | replace('.', ',') -}} }', '[]'::jsonb))
+{%- endmacro %}
+
+{#- Days between two timestamps, as a double (fractions kept). -#}
+{% macro days_between(start, finish) -%}
+    ({{ hours_between(start, finish) }} / 24.0)
+{%- endmacro %}
+
+{#- 100 * numerator / denominator as a double; null when the denominator is 0 or null. -#}
+{% macro percent_of(numerator, denominator) -%}
+    (100.0 * (cast({{ numerator }} as double precision) / cast(nullif({{ denominator }}, 0) as double precision)))
+{%- endmacro %}
+
+{#- The moment the warehouse's "now" stands for, as a UTC timestamp without time zone:
+    the `as_of` var, else the KPI_AS_OF environment variable (ISO 8601 with offset, e.g.
+    2026-11-23T00:00:00+00:00; tests pin the simulator's anchor with it), else the time of
+    the build (the pipeline builds right after extracting). -#}
+{% macro as_of_timestamp() -%}
+    {%- set as_of = var('as_of', env_var('KPI_AS_OF', '')) -%}
+    {%- if as_of -%}
+        (cast('{{ as_of | replace("'", "''") }}' as timestamptz) at time zone 'UTC')
+    {%- else -%}
+        (current_timestamp at time zone 'UTC')
+    {%- endif -%}
+{%- endmacro %}

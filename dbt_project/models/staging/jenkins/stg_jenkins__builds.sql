@@ -1,0 +1,45 @@
+{#- Jenkins builds; the branch as the git plugin names it (refs/remotes/origin/main) is
+    reduced to the branch name, and the job's repository comes from its git remote
+    (config__jenkins_job_repositories, written by the loader). -#}
+with
+
+source as (
+
+    select * from {{ source('jenkins', 'jenkins__builds') }}
+
+),
+
+job_repositories as (
+
+    select * from {{ source('config', 'config__jenkins_job_repositories') }}
+
+),
+
+renamed as (
+
+    select
+        {{ json_text('payload', 'job') }}                                   as job,
+        cast({{ json_text('payload', 'number') }} as bigint)                as build_number,
+        job_repositories.repository,
+        {{ json_text('payload', 'result') }}                                as result,
+        cast({{ json_text('payload', 'building') }} as boolean)             as is_building,
+        {{ json_timestamp_utc('payload', 'started_at') }}                   as started_at,
+        {{ json_timestamp_utc('payload', 'finished_at') }}                  as finished_at,
+        {{ json_text('payload', 'commit_sha') }}                            as commit_sha,
+        case
+            when {{ json_text('payload', 'branch') }} like 'refs/remotes/origin/%'
+                then substr({{ json_text('payload', 'branch') }}, 21)
+            when {{ json_text('payload', 'branch') }} like 'refs/heads/%'
+                then substr({{ json_text('payload', 'branch') }}, 12)
+            when {{ json_text('payload', 'branch') }} like 'origin/%'
+                then substr({{ json_text('payload', 'branch') }}, 8)
+            else {{ json_text('payload', 'branch') }}
+        end                                                                 as branch
+
+    from source
+    left join job_repositories
+        on job_repositories.job = source.scope
+
+)
+
+select * from renamed
