@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 import requests
@@ -27,10 +27,22 @@ from extractors.errors import AuthenticationError
 INSTALLATION_TOKEN_MARGIN_SECONDS = 300
 
 
-def _epoch_seconds(raw: str) -> float:
-    value = float(raw)
-    # Some recordings (octokit fixtures) carry milliseconds; no real reset is in year 5000.
+def epoch_seconds(raw: str) -> float:
+    """A rate-limit reset as epoch seconds: GitHub and GitLab send epoch seconds (octokit
+    recordings milliseconds; no real reset is in year 5000), Jira an ISO 8601 timestamp."""
+    try:
+        value = float(raw)
+    except ValueError:
+        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
     return value / 1000.0 if value > 1e11 else value
+
+
+def rate_limit_headers(headers: "requests.structures.CaseInsensitiveDict") -> tuple[str | None, str | None]:
+    """(remaining, reset) from `X-RateLimit-*` (GitHub, Jira) or `RateLimit-*` (GitLab)."""
+    remaining = headers.get("X-RateLimit-Remaining", headers.get("RateLimit-Remaining"))
+    reset = headers.get("X-RateLimit-Reset", headers.get("RateLimit-Reset"))
+    return remaining, reset
 
 
 class Credentials:
@@ -91,14 +103,13 @@ class Credentials:
 
     def note(self, slot: int, response: requests.Response) -> None:
         """Record the budget the server reported for the credential that made `response`."""
-        headers = response.headers
-        remaining, reset = headers.get("X-RateLimit-Remaining"), headers.get("X-RateLimit-Reset")
+        remaining, reset = rate_limit_headers(response.headers)
         if remaining is None:
             return
         with self._lock:
             try:
                 self._remaining[slot] = int(remaining)
-                self._reset[slot] = _epoch_seconds(reset) if reset else self._reset[slot]
+                self._reset[slot] = epoch_seconds(reset) if reset else self._reset[slot]
             except ValueError:
                 return
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from extractors.auth import Credentials, credentials_from
+from extractors.auth import Credentials, credentials_from, epoch_seconds, rate_limit_headers
 from extractors.errors import (
     AuthenticationError,
     ExtractError,
@@ -76,12 +76,6 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
-
-
-def _epoch_seconds(raw: str) -> float:
-    value = float(raw)
-    # Some recordings (octokit fixtures) carry milliseconds; no real reset is in year 5000.
-    return value / 1000.0 if value > 1e11 else value
 
 
 class HttpClient:
@@ -250,10 +244,13 @@ class HttpClient:
             except ValueError:
                 seconds = self.backoff_base
             raise _Retry(f"secondary rate limit (HTTP {response.status_code}), Retry-After {retry_after}", seconds)
-        if headers.get("X-RateLimit-Remaining") == "0":
-            reset_header = headers.get("X-RateLimit-Reset")
+        remaining, reset_header = rate_limit_headers(headers)
+        if remaining == "0":
             # Without a reset time GitHub advises waiting at least a minute (59 + 1 s).
-            reset = _epoch_seconds(reset_header) if reset_header else self._clock() + 59
+            try:
+                reset = epoch_seconds(reset_header) if reset_header else self._clock() + 59
+            except ValueError:  # an unreadable reset: GitHub's advice without one
+                reset = self._clock() + 59
             self.credentials.exhaust(slot, reset)
             if self.credentials.choose() is not None:  # another token still has budget
                 raise _Retry(f"primary rate limit exhausted (HTTP {response.status_code}); switching token", 0.0)

@@ -70,3 +70,24 @@ def load_catalogue(path: Path = CATALOGUE_PATH) -> KpiCatalogue:
         return KpiCatalogue.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except ValidationError as exc:
         raise ValueError(f"{path}: invalid KPI catalogue\n{exc}") from None
+
+
+README_BEGIN = "<!-- kpi-catalogue:begin (generated from config/kpi_catalogue.yaml by `kpi catalogue`) -->"
+README_END = "<!-- kpi-catalogue:end -->"
+
+
+def render_markdown(catalogue: KpiCatalogue | None = None) -> str:
+    """The catalogue as the README's KPI section: one entry per KPI, definition verbatim."""
+    catalogue = catalogue or load_catalogue()
+    lines = [README_BEGIN, ""]
+    for kpi in catalogue.kpis:
+        better = "higher is better" if kpi.direction == "higher_is_better" else "lower is better"
+        where = f"`marts.{kpi.mart}.{kpi.value_column}`" if kpi.status == "implemented" else "not built yet"
+        lines += [
+            f"#### {kpi.name} (`{kpi.id}`)",
+            f"*{kpi.family} · {kpi.unit}, {better} · per {' × '.join(kpi.grain)} · {where}*",
+            "",
+            " ".join(kpi.definition.split()),
+            "",
+        ]
+    return "\n".join(lines + [README_END])

@@ -95,7 +95,17 @@ def query(
 def config_validate(path: Optional[Path] = typer.Argument(None, help="pipeline.yaml to check")) -> None:
     """Validate a pipeline configuration; errors name the file, the key path and what was expected."""
     loaded = _load(path)
-    typer.echo(f"ok: {len(loaded.teams)} teams, GitHub at {loaded.sources.github.base_url}")
+    sources = ", ".join(f"{name} at {source.base_url}" for name in ("github", "jira", "jenkins", "gitlab")
+                        if (source := getattr(loaded.sources, name)) is not None)
+    typer.echo(f"ok: {len(loaded.teams)} teams; {sources}")
+
+
+@app.command()
+def catalogue() -> None:
+    """Print the KPI catalogue as markdown (the README's KPI section is this output)."""
+    from kpi.catalogue import render_markdown
+
+    typer.echo(render_markdown())
 
 
 @simulator_app.command(

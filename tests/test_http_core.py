@@ -192,3 +192,22 @@ def test_same_host_other_port_is_a_foreign_origin(server, clock):
     client = make_client(server, clock)
     with pytest.raises(ForeignUrlRefused):
         client.get("http://127.0.0.1:1/x")
+
+
+def test_rate_limit_resets_in_epoch_seconds_milliseconds_or_iso_8601():
+    from extractors.auth import epoch_seconds
+
+    assert epoch_seconds("1700000000") == 1_700_000_000
+    assert epoch_seconds("1700000000000") == 1_700_000_000  # octokit recordings
+    assert epoch_seconds("2023-11-14T22:13:20Z") == 1_700_000_000  # Jira Cloud
+    assert epoch_seconds("2023-11-14T22:13:20.000+0000") == 1_700_000_000
+
+
+def test_gitlab_unprefixed_rate_limit_headers_are_read():
+    from requests.structures import CaseInsensitiveDict
+
+    from extractors.auth import rate_limit_headers
+
+    assert rate_limit_headers(CaseInsensitiveDict({"RateLimit-Remaining": "7", "RateLimit-Reset": "1700000000"})) == \
+        ("7", "1700000000")
+    assert rate_limit_headers(CaseInsensitiveDict({"X-RateLimit-Remaining": "3"})) == ("3", None)

@@ -41,3 +41,12 @@ def test_every_mart_citing_a_kpi_cites_a_known_one():
     for name, model in dbt_models().items():
         kpi_id = model.get("meta", {}).get("kpi_id")
         assert kpi_id is None or kpi_id in ids, f"{name} cites unknown KPI {kpi_id}"
+
+
+def test_readme_kpi_section_is_the_rendered_catalogue():
+    """The README's KPI definitions are generated (`kpi catalogue`), never edited by hand."""
+    from kpi.catalogue import render_markdown
+    from kpi.config import PROJECT_ROOT
+
+    assert render_markdown() in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8"), \
+        "README.md is out of date: paste the output of `kpi catalogue` over its KPI section"
