@@ -152,7 +152,8 @@ def model_keys(org: Org, only: set[str] | None = None, first_synced_at: datetime
             keys["github__workflow_runs"].add(str(run.id))
             keys["github__workflow_jobs"].update(str(job["id"]) for job in workflow_jobs(run))
             keys["github__workflow_artifacts"].update(str(artifact_id) for artifact_id, _ in run_artifacts(run))
-            if run.updated_at + timedelta(days=ARTIFACT_RETENTION_DAYS) >= synced_at:  # not expired
+            # Reports of pull-request runs are not downloaded (the KPIs read the default branch).
+            if run.event != "pull_request" and run.updated_at + timedelta(days=ARTIFACT_RETENTION_DAYS) >= synced_at:
                 for _, artifact_name in run_artifacts(run):
                     files, _ = artifact_files(org, run, artifact_name)
                     keys["github__artifact_reports"].update(
