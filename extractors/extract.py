@@ -350,12 +350,21 @@ def _stream_unavailable(client: HttpClient, stream: Stream, scope: str, error: H
     A 404 from a top-level repository stream is checked against the repository itself: when
     that is gone too, RepositoryNotFound is raised so the caller skips the whole scope.
     A 403 is a permission failure (raised by the caller) unless GitHub says the feature is
-    disabled (Dependabot or code scanning not enabled for the repository).
+    disabled (Dependabot or code scanning not enabled for the repository), or the stream's
+    `feature_probe` shows the scope itself readable (a GitLab feature switched off).
     """
     if error.status == 403:
         text = (error.message or "").lower()
         if "disabled" in text or "not enabled" in text or "no analysis" in text:
             log.warning("%s unavailable for repository %s (HTTP 403: %s); skipped", stream.name, scope, error.message)
+            return True
+        if stream.feature_probe:
+            try:
+                client.get(stream.feature_probe.format(**scope_variables(stream, scope)))
+            except HttpError:
+                return False  # the scope itself is refused: a permission failure
+            log.warning("%s switched off for %s (HTTP 403 while the scope itself answers); skipped",
+                        stream.name, scope)
             return True
         return False
     if error.status != 404:

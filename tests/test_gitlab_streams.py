@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import pytest
 import requests
 
+from extractors.errors import PermissionDenied
 from extractors.extract import extract_scope
 from extractors.http import HttpClient
 from extractors.pagination import PageRequest
@@ -216,3 +217,19 @@ def test_release_shaping_keeps_the_tagged_commit_and_milestone_ids_only():
     record = release_record(raw)
     assert record["commit_sha"] == "a" * 40 and record["milestones"] == [{"id": 51, "iid": 3, "title": "Sprint 3"}]
     assert "Some One" not in json.dumps(record) and "someone" not in json.dumps(record)
+
+
+def test_a_feature_switched_off_skips_its_listing_not_the_project(server, tmp_path):
+    """GitLab answers 403 on /releases of a project whose releases are disabled: the project
+    itself answers, so only that listing is skipped; a 403 on the project too is a failure."""
+    running, base, token, _ = server
+    running.faults.add("/gitlab/api/v4/projects/acme%2Fweb-app/releases", "status", status=403, times=1)
+    landed = extract_scope(HttpClient(base, token), GITLAB_PROJECT_STREAMS, "acme/web-app", watermarks={},
+                           run_id="feature-off", landing_dir=tmp_path)
+    assert "gitlab__releases" not in {manifest.stream for manifest in landed}
+    assert {"gitlab__pipelines", "gitlab__merge_requests"} <= {manifest.stream for manifest in landed}
+    running.faults.add("/gitlab/api/v4/projects/acme%2Fweb-app/releases", "status", status=403, times=1)
+    running.faults.add("/gitlab/api/v4/projects/acme%2Fweb-app", "status", status=403, times=1)
+    with pytest.raises(PermissionDenied):
+        extract_scope(HttpClient(base, token), GITLAB_PROJECT_STREAMS, "acme/web-app", watermarks={},
+                      run_id="refused", landing_dir=tmp_path / "refused")

@@ -117,6 +117,11 @@ class Stream:
     # (GitHub's updated_at does for pull requests, deployments and workflow runs). Children
     # are re-read only for parents whose value differs from the one already loaded.
     change_field: str | None = "updated_at"
+    # A path of the scope's own resource (GitLab: /projects/{project}). A 403 on this stream
+    # while the probe answers 200 means the feature is switched off for the scope (CI,
+    # environments or releases disabled on a GitLab project): skipped with a warning, not
+    # a permission failure of the whole scope.
+    feature_probe: str | None = None
     # Replaces the generic paginated read (see StreamReader). None: the generic read.
     reader: StreamReader | None = None
     # Records listing every key of another stream's scope (e.g. all Jira issue keys of a

@@ -237,7 +237,8 @@ def read_releases(client: "HttpClient", stream: Stream, variables: Mapping[str, 
 
 
 # What every project-level stream shares.
-_PROJECT = dict(source="gitlab", scope="gitlab_project", paginator=PAGINATOR)
+# The project itself answering while a listing is refused means the feature is off there.
+_PROJECT = dict(source="gitlab", scope="gitlab_project", paginator=PAGINATOR, feature_probe="/projects/{project}")
 
 _STREAMS = (
     Stream(
