@@ -218,6 +218,134 @@ RAW_SUITES: dict[str, RawSuite] = {
             _ordered("created_at", "updated_at"),
         ],
     ),
+    "github__commits": RawSuite(
+        fields={"sha": "sha", "committed_at": "commit.committer.date"},
+        timestamp_fields=("committed_at",),
+        build=lambda now: [
+            E.ExpectColumnValuesToMatchRegex(column="sha", regex=r"^[0-9a-f]{40}$"),
+            E.ExpectColumnValuesToNotBeNull(column="committed_at"),
+            _not_in_future("committed_at", now),
+        ],
+    ),
+    # Parsed CI reports: a coverage above 100 % never reaches here (the parser rejects it),
+    # but a rejected record must carry its reason.
+    "github__artifact_reports": RawSuite(
+        fields={"report_kind": "report_kind", "lines_valid": "lines_valid", "lines_covered": "lines_covered",
+                "error": "error"},
+        build=lambda now: [
+            E.ExpectColumnValuesToBeInSet(
+                column="report_kind", value_set=["coverage", "sarif", "openapi", "performance", "rejected"]),
+            E.ExpectColumnValuesToBeBetween(column="lines_valid", min_value=0),
+            _ordered("lines_covered", "lines_valid"),
+            E.ExpectColumnValuesToBeBetween(column="lines_covered", min_value=0),
+        ],
+    ),
+    "jira__issues": RawSuite(
+        fields={"id": "id", "key": "key", "created": "fields.created", "updated": "fields.updated"},
+        timestamp_fields=("created", "updated"),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToMatchRegex(column="key", regex=r"^[A-Z][A-Z0-9_]+-[0-9]+$"),
+            _ordered("created", "updated"),
+            _not_in_future("created", now),
+        ],
+    ),
+    "jira__project_versions": RawSuite(
+        fields={"id": "id", "name": "name"},
+        build=lambda now: [E.ExpectColumnValuesToNotBeNull(column="id"), E.ExpectColumnValuesToNotBeNull(column="name")],
+    ),
+    "jenkins__builds": RawSuite(
+        fields={"number": "number", "result": "result", "duration_ms": "duration_ms", "started_at": "started_at",
+                "finished_at": "finished_at"},
+        timestamp_fields=("started_at", "finished_at"),
+        build=lambda now: [
+            E.ExpectColumnValuesToBeBetween(column="number", min_value=1),
+            E.ExpectColumnValuesToBeInSet(
+                column="result", value_set=["SUCCESS", "UNSTABLE", "FAILURE", "ABORTED", "NOT_BUILT"]),
+            E.ExpectColumnValuesToBeBetween(column="duration_ms", min_value=0),
+            _ordered("started_at", "finished_at"),
+        ],
+    ),
+    "jenkins__build_reports": RawSuite(
+        fields={"report_kind": "report_kind", "lines_valid": "lines_valid", "lines_covered": "lines_covered"},
+        build=lambda now: [
+            E.ExpectColumnValuesToBeBetween(column="lines_valid", min_value=0),
+            _ordered("lines_covered", "lines_valid"),
+        ],
+    ),
+    "gitlab__pipelines": RawSuite(
+        fields={"id": "id", "status": "status", "created_at": "created_at", "pipeline_updated_at": "updated_at"},
+        timestamp_fields=("created_at", "pipeline_updated_at"),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToBeInSet(
+                column="status", value_set=["created", "waiting_for_resource", "preparing", "pending", "running",
+                                            "success", "failed", "canceled", "skipped", "manual", "scheduled"]),
+            _ordered("created_at", "pipeline_updated_at"),
+        ],
+    ),
+    "gitlab__projects": RawSuite(
+        fields={"id": "id", "path_with_namespace": "path_with_namespace"},
+        build=lambda now: [E.ExpectColumnValuesToNotBeNull(column="id"),
+                           E.ExpectColumnValuesToNotBeNull(column="path_with_namespace")],
+    ),
+    "gitlab__pipeline_details": RawSuite(
+        fields={"id": "id", "duration": "duration", "started_at": "started_at", "finished_at": "finished_at",
+                "coverage": "coverage"},
+        timestamp_fields=("started_at", "finished_at"),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToBeBetween(column="duration", min_value=0),
+            _ordered("started_at", "finished_at"),
+        ],
+    ),
+    "gitlab__pipeline_jobs": RawSuite(
+        fields={"id": "id", "status": "status", "duration": "duration", "started_at": "started_at",
+                "finished_at": "finished_at"},
+        timestamp_fields=("started_at", "finished_at"),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToBeBetween(column="duration", min_value=0),
+            _ordered("started_at", "finished_at"),
+        ],
+    ),
+    "gitlab__deployments": RawSuite(
+        fields={"id": "id", "status": "status", "environment": "environment.name", "created_at": "created_at",
+                "finished_at": "finished_at"},
+        timestamp_fields=("created_at", "finished_at"),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToNotBeNull(column="environment"),
+            E.ExpectColumnValuesToBeInSet(
+                column="status", value_set=["created", "running", "success", "failed", "canceled", "skipped", "blocked"]),
+            _ordered("created_at", "finished_at"),
+        ],
+    ),
+    "gitlab__releases": RawSuite(
+        fields={"tag_name": "tag_name"},
+        build=lambda now: [E.ExpectColumnValuesToNotBeNull(column="tag_name")],
+    ),
+    "gitlab__milestones": RawSuite(
+        fields={"id": "id", "title": "title"},
+        build=lambda now: [E.ExpectColumnValuesToNotBeNull(column="id"), E.ExpectColumnValuesToNotBeNull(column="title")],
+    ),
+    "jenkins__build_coverage": RawSuite(
+        fields={"line_percent": "line_percent", "branch_percent": "branch_percent", "loc": "loc"},
+        build=lambda now: [
+            E.ExpectColumnValuesToBeBetween(column="line_percent", min_value=0, max_value=100),
+            E.ExpectColumnValuesToBeBetween(column="branch_percent", min_value=0, max_value=100),
+            E.ExpectColumnValuesToBeBetween(column="loc", min_value=0),
+        ],
+    ),
+    "gitlab__merge_requests": RawSuite(
+        fields={"id": "id", "state": "state", "created_at": "created_at", "merged_at": "merged_at"},
+        timestamp_fields=("created_at", "merged_at"),
+        build=lambda now: [
+            E.ExpectColumnValuesToNotBeNull(column="id"),
+            E.ExpectColumnValuesToBeInSet(column="state", value_set=["opened", "closed", "locked", "merged"]),
+            _ordered("created_at", "merged_at"),
+        ],
+    ),
 }
 
 

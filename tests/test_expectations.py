@@ -75,3 +75,12 @@ def test_mart_audit_fails_when_a_mart_is_missing_or_inconsistent(tmp_path):
     assert [f.expectation for f in results["mart__fct_deployments"].failures] == ["table_exists"]
     frequency = results["mart__kpi_deployment_frequency"]
     assert [f.arguments["column_B"] for f in frequency.failures] == ["successful_deployments"]
+
+
+def test_every_stream_of_every_source_has_its_own_suite():
+    """Beyond the envelope checks, each landed stream is audited on its own fields."""
+    from expectations.suites import RAW_SUITES
+    from kpi.sources import all_streams
+
+    unaudited = {stream.name for stream in all_streams() if stream.key_listing_of is None} - set(RAW_SUITES)
+    assert not unaudited, f"streams without a suite in expectations/suites.py: {sorted(unaudited)}"
