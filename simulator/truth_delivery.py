@@ -57,7 +57,10 @@ def release_delays(source: Any, as_of: date | datetime | None = None) -> list[di
     Releases:
       * every Jira fix version (archived ones included): planned = `planned_release_date`
         (Jira's `releaseDate`), actual = `actual_release_date` (the day it shipped; None
-        while unreleased); team = the version's project's team; key `jira:<version id>`;
+        while unreleased); team = the version's project's team; key `jira:<version id>`.
+        Jira has no field for the day a version shipped (release automation flips
+        `released` without touching `releaseDate`): the API serves it inside the version
+        description as `released: YYYY-MM-DD`, where the warehouse reads it (fct_releases);
       * every GitHub milestone with a `due_on`: planned = `due_on`'s UTC date, actual =
         `closed_at`'s UTC date when the milestone is closed (the model does not link
         releases to milestones, so closing the milestone is its release); team = the
@@ -94,7 +97,9 @@ def release_delay_summary(rows: Iterable[dict], period_start: date, period_end: 
     """The team value: releases *due* in [period_start, period_end) — planned date in the
     period and a delay defined (released, or overdue) — with `on_time_releases`,
     `on_time_share` (None when none are due) and `mean_delay_days` (early releases count
-    negative). One row per team with at least one due release, sorted by team."""
+    negative). One row per team with at least one due release, sorted by team.
+    The mart kpi_release_delay reports this per ISO week of the planned date
+    (period = [Monday, next Monday)), with the sums that roll weeks up to longer periods."""
     due: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         if row["delay_days"] is not None and period_start <= row["planned_date"] < period_end:

@@ -298,7 +298,9 @@ def recovery_events(source: Any,
       `closed_at`;
     * Jira incident (issue type `Incident`, not deleted at the anchor; team = its current
       project's team): `created`, recovered at `resolution_date` (the last move into a
-      done-category status, i.e. Done or Won't Do, while it is still resolved).
+      done-category status, i.e. Done or Won't Do, while it is still resolved) -- what
+      Jira serves as `resolutiondate`; a moved incident is referenced by its current key.
+      The warehouse leaves out issues its key listing marked deleted (`_deleted_at`).
     Unrecovered failures have `recovered_at` None. Columns: `team`, `kind`
     (`failed_deployment` / `github_incident` / `jira_incident`), `reference` (deployment
     id, `repo#number` or Jira key), `repo` (None for Jira), `started_at`, `recovered_at`,

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from simulator.truth_dora import change_failure_rate, incident_attributions, lead_time_for_changes, \
-    lead_time_pull_requests, recovery_events
+    lead_time_pull_requests, recovery_events, recovery_time
 
 ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
 
@@ -89,22 +89,26 @@ def test_change_failure_rate_equals_the_truth(warehouse):
     assert sum(r["rolled_back_deployments"] for r in truth) > 0
 
 
-def test_recovery_events_from_github_equal_the_truth(warehouse):
-    org, config = warehouse["org"], warehouse["config"]
-    truth = sorted((r["kind"], r["reference"], naive(r["started_at"]), naive(r["recovered_at"]))
-                   for r in recovery_events(_github_only(org)) if r["kind"] != "jira_incident")
-    loaded = sorted((r["kind"], r["reference"], r["started_at"], r["recovered_at"])
-                    for r in rows(config, "select * from marts.fct_recovery_events"))
-    assert loaded == truth and truth
-
-
-def _github_only(org):
-    """recovery_events reads Jira too; a Simulation-shaped object with an empty Jira site."""
-    class NoJira:
-        def select(self, *_args, **_kwargs):
-            return []
-
-    class GitHubOnly:
-        def __init__(self, org):
-            self.org, self.jira = org, NoJira()
-    return GitHubOnly(org)
+def test_recovery_events_and_recovery_time_equal_the_truth(warehouse):
+    """Failed deployments, GitHub incidents and Jira incidents (type Incident, deleted ones
+    excluded, team of the current project, created to resolution date), event by event,
+    then the weekly median per team."""
+    simulation, config = warehouse["simulation"], warehouse["config"]
+    truth = recovery_events(simulation)
+    assert {r["kind"] for r in truth} == {"failed_deployment", "github_incident", "jira_incident"}
+    loaded = {(r["kind"], r["reference"]): r for r in rows(config, "select * from marts.fct_recovery_events")}
+    assert loaded.keys() == {(r["kind"], r["reference"]) for r in truth}
+    for expected in truth:
+        got = loaded[(expected["kind"], expected["reference"])]
+        key = (expected["kind"], expected["reference"])
+        assert (got["team"], got["repository"], got["started_at"], got["recovered_at"], got["week_start"]) == \
+            (expected["team"], expected["repo"], naive(expected["started_at"]), naive(expected["recovered_at"]),
+             expected["week_start"]), key
+        assert close(got["recovery_hours"], expected["recovery_hours"]), key
+    weekly = recovery_time(simulation)
+    kpi = rows(config, "select * from marts.kpi_recovery_time order by team, week_start")
+    columns = ("team", "week_start", "failures", "failed_deployments", "github_incidents", "jira_incidents",
+               "recovered", "unrecovered")
+    assert [tuple(r[c] for c in columns) for r in kpi] == [tuple(r[c] for c in columns) for r in weekly]
+    assert all(close(g["median_recovery_hours"], e["median_recovery_hours"]) for g, e in zip(kpi, weekly))
+    assert sum(r["jira_incidents"] for r in kpi) > 0 and sum(r["unrecovered"] for r in kpi) > 0

@@ -1,7 +1,11 @@
 {#- One row per failure and when service was restored:
       failed_deployment  a failed production deployment, from its final status until the
                          next successful production deployment of the repository finishes;
-      github_incident    an incident issue, from opened to closed.
+      github_incident    an incident issue, from opened to closed;
+      jira_incident      a Jira issue of type Incident (var jira_incident_issue_types) that
+                         still exists upstream (deleted ones never count), from created to
+                         its resolution date (while it is still resolved); team = the team
+                         of its current project; no repository.
     Unrecovered failures have recovered_at null. -#}
 with
 
@@ -56,11 +60,28 @@ github_incidents as (
 
 ),
 
+jira_incidents as (
+
+    select
+        team,
+        'jira_incident'                                                 as kind,
+        issue_key                                                       as reference,
+        cast(null as varchar)                                           as repository,
+        created_at                                                      as started_at,
+        resolved_at                                                     as recovered_at
+
+    from {{ ref('int_jira__issues') }}
+    where is_incident
+
+),
+
 events as (
 
     select * from failed_deployments
     union all
     select * from github_incidents
+    union all
+    select * from jira_incidents
 
 ),
 

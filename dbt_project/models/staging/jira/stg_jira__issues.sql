@@ -1,0 +1,35 @@
+{#- One row per Jira issue that still exists upstream: issues a key listing found deleted
+    (raw `_deleted_at` set) are left out here, so no model downstream can count them.
+    The project is the issue's *current* one (a moved issue is re-read under its new key).
+    Timestamps are UTC. -#}
+with
+
+source as (
+
+    select * from {{ source('jira', 'jira__issues') }}
+    where _deleted_at is null
+
+),
+
+renamed as (
+
+    select
+        cast({{ json_text('payload', 'id') }} as bigint)                    as issue_id,
+        {{ json_text('payload', 'key') }}                                   as issue_key,
+        coalesce({{ json_text('payload', 'fields.project.key') }}, scope)   as project_key,
+        {{ json_text('payload', 'fields.issuetype.name') }}                 as issue_type,
+        {{ json_text('payload', 'fields.status.id') }}                      as status_id,
+        {{ json_text('payload', 'fields.status.name') }}                    as status,
+        {{ json_text('payload', 'fields.status.statusCategory.key') }}      as status_category,
+        {{ json_text('payload', 'fields.resolution.name') }}                as resolution,
+        {{ json_text('payload', 'severity') }}                              as severity,
+        {{ json_text('payload', 'environment') }}                           as environment,
+        {{ json_timestamp_utc('payload', 'fields.created') }}               as created_at,
+        {{ json_timestamp_utc('payload', 'fields.updated') }}               as updated_at,
+        {{ json_timestamp_utc('payload', 'fields.resolutiondate') }}        as resolution_date
+
+    from source
+
+)
+
+select * from renamed

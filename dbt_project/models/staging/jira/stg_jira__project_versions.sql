@@ -1,0 +1,30 @@
+{#- One row per Jira fix version. `releaseDate` is the *planned* date: release automation
+    flips `released` without touching it, and Jira has no field for the day a version
+    actually shipped, so the release process records it in the description as
+    `released: YYYY-MM-DD` (macro jira_released_on). -#}
+with
+
+source as (
+
+    select * from {{ source('jira', 'jira__project_versions') }}
+
+),
+
+renamed as (
+
+    select
+        cast({{ json_text('payload', 'id') }} as bigint)                    as version_id,
+        scope                                                               as project_key,
+        {{ json_text('payload', 'name') }}                                  as version_name,
+        {{ json_text('payload', 'description') }}                           as description,
+        cast({{ json_text('payload', 'startDate') }} as date)               as start_date,
+        cast({{ json_text('payload', 'releaseDate') }} as date)             as planned_release_date,
+        {{ jira_released_on(json_text('payload', 'description')) }}         as released_on,
+        coalesce(cast({{ json_text('payload', 'released') }} as boolean), false) as is_released,
+        coalesce(cast({{ json_text('payload', 'archived') }} as boolean), false) as is_archived
+
+    from source
+
+)
+
+select * from renamed
