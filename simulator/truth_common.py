@@ -23,9 +23,17 @@ PENDING = "pending"
 DEFAULT_PRODUCTION_ENVIRONMENTS = ("production",)
 
 
+def deciding_status(deployment: Deployment):
+    """The latest status (by created_at, then id) other than `inactive`: GitHub adds an
+    `inactive` status to a superseded successful deployment of a non-production
+    environment, which does not undo that it succeeded."""
+    statuses = [status for status in deployment.statuses if status.state != "inactive"]
+    return max(statuses, key=lambda status: (status.created_at, status.id)) if statuses else None
+
+
 def deployment_result(deployment: Deployment) -> str:
-    """`successful`, `failed` or `pending`, from the latest status (by created_at, then id)."""
-    latest = deployment.latest_status()
+    """`successful`, `failed` or `pending`, from the deciding status (see `deciding_status`)."""
+    latest = deciding_status(deployment)
     state = latest.state if latest is not None else None
     if state == "success":
         return SUCCESSFUL
@@ -35,8 +43,8 @@ def deployment_result(deployment: Deployment) -> str:
 
 
 def deployment_finished_at(deployment: Deployment) -> datetime | None:
-    """When a deployment reached its result: the time of its latest status if that is final."""
-    latest = deployment.latest_status()
+    """When a deployment reached its result: the time of its deciding status if that is final."""
+    latest = deciding_status(deployment)
     if latest is None or latest.state not in ("success", "failure", "error"):
         return None
     return latest.created_at

@@ -721,3 +721,21 @@ def test_smoke_security_alerts(small_sim) -> None:
     still_open = [a for alerts in org.security_alerts.values() for a in alerts if a.state == "open"]
     assert sum(r["open_alerts"] for r in rows if r["week_start"] == last_week) == len(still_open)
     assert_sorted(rows, "team", "repo", "week_start", "severity")
+
+
+def test_an_inactive_status_after_success_does_not_undo_the_success():
+    """GitHub marks a superseded successful deployment `inactive` (non-production environments)."""
+    from datetime import datetime, timedelta, timezone
+
+    from simulator.model import Deployment, DeploymentStatus
+    from simulator.truth_common import SUCCESSFUL, deployment_finished_at, deployment_result
+
+    start = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
+    deployment = Deployment(id=1, repo="acme/api", sha="a" * 40, ref="main", environment="prod", created_at=start,
+                            updated_at=start + timedelta(hours=3),
+                            creator="ci", statuses=[
+                                DeploymentStatus(id=10, state="in_progress", created_at=start),
+                                DeploymentStatus(id=11, state="success", created_at=start + timedelta(minutes=5)),
+                                DeploymentStatus(id=12, state="inactive", created_at=start + timedelta(hours=3))])
+    assert deployment_result(deployment) == SUCCESSFUL
+    assert deployment_finished_at(deployment) == start + timedelta(minutes=5)

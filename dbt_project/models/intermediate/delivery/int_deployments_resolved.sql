@@ -1,4 +1,4 @@
-{#- Each deployment with its outcome: the state of its latest status decides it. -#}
+{#- Each deployment with its outcome: the state of its latest status other than `inactive` decides it. -#}
 with
 
 deployments as (
@@ -25,6 +25,9 @@ latest_status as (
         ) as recency_rank
 
     from statuses
+    -- GitHub adds `inactive` to a superseded successful deployment (non-production
+    -- environments): it does not undo the success, so it never decides the result.
+    where state <> 'inactive'
 
 ),
 
