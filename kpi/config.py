@@ -44,38 +44,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class GitHubSource(_Strict):
-    base_url: str = Field(description="REST API root: https://api.github.com, https://ghe.example.com/api/v3, or the simulator")
-    connection_id: str = Field(default="github_default", pattern=r"^[A-Za-z0-9_.-]+$")
-    orgs: list[Annotated[str, Field(pattern=_OWNER_RE.pattern)]] = Field(default_factory=list)
-    repositories: list[Annotated[str, Field(pattern=rf"^{_NAME}/{_NAME}$")]] = Field(default_factory=list)
-    overlap_hours: float = Field(default=72, ge=0, description="re-read window behind the watermark")
-    max_rate_limit_wait_seconds: float = Field(default=900, ge=0)
-    detail_backfill_days: float | None = Field(
-        default=14, gt=0,
-        description="first sync: read reviews, PR commits, job and artifact lists (one request per parent) only for "
-                    "parents active in the last N days of each repository; null = all (full_refresh always reads all)",
-    )
-    allow_insecure_http: bool = Field(default=False, description="permit http:// to a non-loopback host")
-
-    @field_validator("base_url")
-    @classmethod
-    def _url_is_safe(cls, value: str, info: Any) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError(f"expected an http(s) URL with a host, got {value!r}")
-        if parts.username or parts.password:
-            raise ValueError("credentials must not be embedded in base_url; use the Airflow connection")
-        return value.rstrip("/")
-
-    @model_validator(mode="after")
-    def _plain_http_only_on_loopback(self) -> "GitHubSource":
-        check_transport(self.base_url, self.allow_insecure_http)
-        if not self.orgs and not self.repositories:
-            raise ValueError("name at least one of 'orgs' or 'repositories'")
-        return self
-
-
 class _HttpSource(_Strict):
     """What every HTTP source shares: where it is, which connection holds its secret, how
     far behind the watermark a night re-reads, how long to wait at a rate limit."""
@@ -99,6 +67,24 @@ class _HttpSource(_Strict):
     @model_validator(mode="after")
     def _plain_http_only_on_loopback(self):
         check_transport(self.base_url, self.allow_insecure_http)
+        return self
+
+
+class GitHubSource(_HttpSource):
+    base_url: str = Field(description="REST API root: https://api.github.com, https://ghe.example.com/api/v3, or the simulator")
+    connection_id: str = Field(default="github_default", pattern=r"^[A-Za-z0-9_.-]+$")
+    orgs: list[Annotated[str, Field(pattern=_OWNER_RE.pattern)]] = Field(default_factory=list)
+    repositories: list[Annotated[str, Field(pattern=rf"^{_NAME}/{_NAME}$")]] = Field(default_factory=list)
+    detail_backfill_days: float | None = Field(
+        default=14, gt=0,
+        description="first sync: read reviews, PR commits, job and artifact lists (one request per parent) only for "
+                    "parents active in the last N days of each repository; null = all (full_refresh always reads all)",
+    )
+
+    @model_validator(mode="after")
+    def _has_scopes(self) -> "GitHubSource":
+        if not self.orgs and not self.repositories:
+            raise ValueError("name at least one of 'orgs' or 'repositories'")
         return self
 
 

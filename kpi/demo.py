@@ -155,5 +155,5 @@ def run_demo(config: PipelineConfig, scale: str = "small", seed: int = 7, logica
     )
     published = config.published_warehouse
     console.print(f"published warehouse (read-only): {published}")
-    console.print(f"query it:  .venv/bin/kpi query \"select * from marts.kpi_deployment_frequency order by week_start desc limit 10\"")
+    console.print("query it:  .venv/bin/kpi query \"select * from marts.kpi_deployment_frequency order by week_start desc limit 10\"")
     return 0 if matches else 1

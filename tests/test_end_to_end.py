@@ -1,6 +1,5 @@
 """The real DAG, run by real Airflow (`airflow dags test`), against the simulator over HTTP."""
 
-import json
 import os
 import stat
 from datetime import date, datetime, timezone

@@ -13,7 +13,7 @@ from extractors.errors import ExtractError
 from extractors.extract import BatchManifest, extract_scope
 from extractors.http import HttpClient
 from extractors.streams.base import Stream
-from extractors.streams.github import GITHUB_STREAMS, PULL_REQUEST_FIELDS
+from extractors.streams.github import GITHUB_STREAMS
 from tests.support.scripted_server import FakeClock, Scripted, ScriptedServer, link_header
 
 PULLS = "/repos/acme/payments-api/pulls"

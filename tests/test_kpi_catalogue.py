@@ -1,7 +1,5 @@
 """The catalogue, the dbt marts and the ground truth cite one another consistently."""
 
-from pathlib import Path
-
 import yaml
 
 import simulator.truth

@@ -7,14 +7,13 @@ row for row with the truth computed in plain Python from the generator's model.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 
-import duckdb
 import pytest
 
 from simulator.truth_dora import change_failure_rate, incident_attributions, lead_time_for_changes, \
     lead_time_pull_requests, recovery_events, recovery_time
+from tests.support.small_warehouse import close, naive, query
 
 ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
 
@@ -25,20 +24,13 @@ def warehouse(small_warehouse):
 
 
 def rows(config, sql: str) -> list[dict]:
-    with duckdb.connect(str(config.published_warehouse), read_only=True) as con:
-        cursor = con.execute(sql)
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return query(config.published_warehouse, sql)
 
 
-def naive(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def close(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(a, b, rel_tol=0, abs_tol=1e-9)
+
+
 
 
 def test_every_merged_pull_request_is_attributed_to_the_deployment_the_truth_names(warehouse):

@@ -18,7 +18,6 @@ same simulation without those issues.
 from __future__ import annotations
 
 import dataclasses
-import math
 import shutil
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
@@ -32,6 +31,7 @@ from simulator.jira import STATUSES
 from simulator.truth_common import week_start
 from simulator.truth_delivery import production_bugs, release_delay_summary, release_delays
 from simulator.truth_dora import recovery_events, recovery_time
+from tests.support.small_warehouse import close, naive, query
 
 ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
 LATER = ANCHOR + timedelta(days=10, hours=9)  # the rebuilt copy's as-of: the next week, mid-week
@@ -45,24 +45,17 @@ def warehouse(small_warehouse):
 
 
 def rows(path, sql: str) -> list[dict]:
-    with duckdb.connect(str(path), read_only=True) as con:
-        cursor = con.execute(sql)
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return query(path, sql)
+
+
 
 
 def published(warehouse, sql: str) -> list[dict]:
     return rows(warehouse["config"].published_warehouse, sql)
 
 
-def naive(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def close(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(a, b, rel_tol=0, abs_tol=1e-9)
 
 
 def is_done(status: str) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import secrets
-from datetime import date, datetime
 from decimal import Decimal
 
 import duckdb

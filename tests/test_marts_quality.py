@@ -14,18 +14,17 @@ artifacts have expired), which a test below holds.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-import duckdb
 import pytest
 
 from simulator.github_api import ARTIFACT_RETENTION_DAYS
 from simulator.model import Org, WorkflowRun
 from simulator.truth_ci import BENCHMARK_ARTIFACTS, api_documentation_coverage, code_standard_findings, \
     github_artifact_facts, performance, test_coverage
+from tests.support.small_warehouse import close, naive, query
 
 ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
 REGRESSION_PERCENT = 10  # fct_performance's default var performance_regression_percent
@@ -45,21 +44,13 @@ def warehouse(small_warehouse):
 
 
 def rows(config, sql: str, warehouse: str = "published") -> list[dict]:
-    path = config.published_warehouse if warehouse == "published" else config.working_warehouse
-    with duckdb.connect(str(path), read_only=True) as con:
-        cursor = con.execute(sql)
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return query(config.published_warehouse if warehouse == "published" else config.working_warehouse, sql)
 
 
-def naive(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def close(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(a, b, rel_tol=0, abs_tol=1e-9)
+
+
 
 
 def assert_equal_to_truth(loaded: list[dict], truth: list[dict], exact: tuple[str, ...], floats: tuple[str, ...]):

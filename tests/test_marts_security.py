@@ -9,14 +9,13 @@ to the anchor here with KPI_AS_OF (in production: the build time).
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 
-import duckdb
 import pytest
 
 from simulator.truth_common import week_start
 from simulator.truth_security import security_alerts
+from tests.support.small_warehouse import close, naive, query
 
 ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
 
@@ -27,20 +26,13 @@ def warehouse(small_warehouse):
 
 
 def rows(config, sql: str) -> list[dict]:
-    with duckdb.connect(str(config.published_warehouse), read_only=True) as con:
-        cursor = con.execute(sql)
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return query(config.published_warehouse, sql)
 
 
-def naive(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def close(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(a, b, rel_tol=0, abs_tol=1e-9)
+
+
 
 
 def test_every_alert_is_one_fact_row_with_its_severity_and_dates(warehouse):

@@ -15,7 +15,6 @@ The module is skipped, with the path it looked at, when the corpus is absent.
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import os
 from collections.abc import Callable, Iterable

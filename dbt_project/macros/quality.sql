@@ -38,3 +38,26 @@
         (current_timestamp at time zone 'UTC')
     {%- endif -%}
 {%- endmacro %}
+
+{#- The latest CI run of each repository and ISO week among `candidates` (a relation with
+    repository, source, run_id, run_started_at): latest start wins, ties by source then run
+    id, as the catalogue defines "the latest run of the week". Adds `week_start` and the
+    owning `team`. -#}
+{% macro latest_run_per_repository_week(candidates) -%}
+    select
+        ranked.*,
+        coalesce(repository_teams.team, '{{ var("unassigned_team", "unassigned") }}') as team
+    from (
+        select
+            candidates.*,
+            {{ week_start('candidates.run_started_at') }} as week_start,
+            row_number() over (
+                partition by candidates.repository, {{ week_start('candidates.run_started_at') }}
+                order by candidates.run_started_at desc, candidates.source desc, candidates.run_id desc
+            ) as recency
+        from {{ candidates }} as candidates
+    ) as ranked
+    left join {{ ref('stg_config__repository_teams') }} as repository_teams
+        on repository_teams.repository = ranked.repository
+    where ranked.recency = 1
+{%- endmacro %}

@@ -8,6 +8,7 @@ an hour of budget), then loaded, built, audited and published in-process. The wa
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,3 +44,25 @@ def build_small_warehouse(root: Path) -> dict[str, Any]:
         os.environ.clear()
         os.environ.update(saved)
     return {"simulation": simulation, "org": simulation.org, "config": config}
+
+
+def query(path: Path, sql: str) -> list[dict[str, Any]]:
+    """Rows of `sql` on a DuckDB file opened read-only, as dicts."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        cursor = con.execute(sql)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def naive(moment: datetime | None) -> datetime | None:
+    """A truth timestamp as the marts store it: UTC without a zone."""
+    return None if moment is None else moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def close(a: float | None, b: float | None) -> bool:
+    """Equal within 1e-9 (floating point), or both missing."""
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=0, abs_tol=1e-9)

@@ -2,49 +2,26 @@
     default-branch CI run of the week (any conclusion) that archived an OpenAPI document. -#}
 with
 
-candidates as (
+latest as (
 
-    select * from {{ ref('int_api_doc_candidates') }}
-
-),
-
-repository_teams as (
-
-    select * from {{ ref('stg_config__repository_teams') }}
-
-),
-
-ranked as (
-
-    select
-        candidates.*,
-        {{ week_start('candidates.run_started_at') }}   as week_start,
-        row_number() over (
-            partition by candidates.repository, {{ week_start('candidates.run_started_at') }}
-            order by candidates.run_started_at desc, candidates.source desc, candidates.run_id desc
-        )                                               as recency
-
-    from candidates
+    {{ latest_run_per_repository_week(ref('int_api_doc_candidates')) }}
 
 ),
 
 final as (
 
     select
-        ranked.repository,
-        coalesce(repository_teams.team, '{{ var("unassigned_team", "unassigned") }}')      as team,
-        ranked.week_start,
-        ranked.source,
-        ranked.run_id,
-        ranked.run_started_at,
-        ranked.operations,
-        ranked.documented_operations,
-        {{ percent_of('ranked.documented_operations', 'ranked.operations') }}             as documented_operations_percent
+        latest.repository,
+        latest.team,
+        latest.week_start,
+        latest.source,
+        latest.run_id,
+        latest.run_started_at,
+        latest.operations,
+        latest.documented_operations,
+        {{ percent_of('latest.documented_operations', 'latest.operations') }}             as documented_operations_percent
 
-    from ranked
-    left join repository_teams
-        on repository_teams.repository = ranked.repository
-    where ranked.recency = 1
+    from latest
 
 )
 

@@ -3,49 +3,26 @@
     the week that has a coverage report, across CI systems. -#}
 with
 
-candidates as (
+latest as (
 
-    select * from {{ ref('int_test_coverage_candidates') }}
-
-),
-
-repository_teams as (
-
-    select * from {{ ref('stg_config__repository_teams') }}
-
-),
-
-ranked as (
-
-    select
-        candidates.*,
-        {{ week_start('candidates.run_started_at') }}   as week_start,
-        row_number() over (
-            partition by candidates.repository, {{ week_start('candidates.run_started_at') }}
-            order by candidates.run_started_at desc, candidates.source desc, candidates.run_id desc
-        )                                               as recency
-
-    from candidates
+    {{ latest_run_per_repository_week(ref('int_test_coverage_candidates')) }}
 
 ),
 
 final as (
 
     select
-        ranked.repository,
-        coalesce(repository_teams.team, '{{ var("unassigned_team", "unassigned") }}')  as team,
-        ranked.week_start,
-        ranked.source,
-        ranked.run_id,
-        ranked.run_started_at,
-        ranked.lines_covered,
-        ranked.lines_valid,
-        {{ percent_of('ranked.lines_covered', 'ranked.lines_valid') }}                as line_coverage_percent
+        latest.repository,
+        latest.team,
+        latest.week_start,
+        latest.source,
+        latest.run_id,
+        latest.run_started_at,
+        latest.lines_covered,
+        latest.lines_valid,
+        {{ percent_of('latest.lines_covered', 'latest.lines_valid') }}                as line_coverage_percent
 
-    from ranked
-    left join repository_teams
-        on repository_teams.repository = ranked.repository
-    where ranked.recency = 1
+    from latest
 
 )
 
