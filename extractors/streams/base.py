@@ -20,26 +20,10 @@ if TYPE_CHECKING:
 REPLICATIONS = ("full", "sorted_desc")
 
 
-def _github_org(scope: str) -> dict[str, str]:
-    if not scope or "/" in scope:
-        raise ValueError(f"an org scope is one login, got {scope!r}")
-    return {"org": scope, "owner": scope}
-
-
-def _github_repository(scope: str) -> dict[str, str]:
-    owner, sep, repo = scope.partition("/")
-    if not sep or not owner or not repo or "/" in repo:
-        raise ValueError(f"a repository scope is 'owner/repo', got {scope!r}")
-    return {"org": owner, "owner": owner, "repo": repo}
-
-
-# Scope kind -> function turning a scope string into the path placeholders it fills.
-# A source with its own kind of scope (a Jira project, a Jenkins job, a GitLab project)
-# registers it next to its streams with `register_scope_kind`.
-SCOPE_KINDS: dict[str, Callable[[str], dict[str, str]]] = {
-    "org": _github_org,
-    "repository": _github_repository,
-}
+# Scope kind -> function turning a scope string into the path placeholders it fills. Each
+# source registers its kinds next to its streams with `register_scope_kind` (GitHub: org
+# and repository; Jira: jira_project; Jenkins: jenkins_job; GitLab: gitlab_group/project).
+SCOPE_KINDS: dict[str, Callable[[str], dict[str, str]]] = {}
 
 
 def register_scope_kind(kind: str, variables: Callable[[str], dict[str, str]]) -> None:

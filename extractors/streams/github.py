@@ -22,11 +22,28 @@ from typing import Any, Iterator, Mapping
 from extractors.http import HttpClient
 from extractors.reports.errors import ReportContext
 from extractors.reports.landing import archive_records, is_report_name
-from extractors.streams.base import Stream
+from extractors.streams.base import Stream, register_scope_kind
 
 log = logging.getLogger(__name__)
 
 MAX_ARTIFACT_BYTES = 256 * 1024 * 1024
+
+
+def _org(scope: str) -> dict[str, str]:
+    if not scope or "/" in scope:
+        raise ValueError(f"an org scope is one login, got {scope!r}")
+    return {"org": scope, "owner": scope}
+
+
+def _repository(scope: str) -> dict[str, str]:
+    owner, sep, repo = scope.partition("/")
+    if not sep or not owner or not repo or "/" in repo:
+        raise ValueError(f"a repository scope is 'owner/repo', got {scope!r}")
+    return {"org": owner, "owner": owner, "repo": repo}
+
+
+register_scope_kind("org", _org)
+register_scope_kind("repository", _repository)
 
 
 def read_artifact_reports(
