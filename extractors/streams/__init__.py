@@ -1,11 +1,7 @@
-"""Stream declarations per source. Importing the package registers every source's scope
-kinds (GitHub org/repository, Jira project, Jenkins job, GitLab group/project)."""
+"""Stream declarations per source; each source's module registers its scope kinds next to
+its streams (importing this package registers GitHub's, which most code needs)."""
 
 from extractors.streams.base import Stream
 from extractors.streams.github import GITHUB_STREAMS
-from extractors.streams.gitlab import GITLAB_GROUP_STREAMS, GITLAB_PROJECT_STREAMS, GITLAB_STREAMS
-from extractors.streams.jenkins import JENKINS_STREAMS
-from extractors.streams.jira import jira_streams
 
-__all__ = ["GITHUB_STREAMS", "GITLAB_GROUP_STREAMS", "GITLAB_PROJECT_STREAMS", "GITLAB_STREAMS", "JENKINS_STREAMS",
-           "Stream", "jira_streams"]
+__all__ = ["GITHUB_STREAMS", "Stream"]
