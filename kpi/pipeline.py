@@ -28,6 +28,7 @@ from extractors.extract import BatchManifest, RepositoryNotFound, extract_scope
 from extractors.http import HttpClient
 from extractors.loader import WarehouseLoader
 from kpi.config import PipelineConfig
+from kpi.credentials import MissingCredentials
 from kpi.sources import GitHubAdapter, SourceAdapter, all_streams, configured_sources, source_named
 
 log = logging.getLogger(__name__)
@@ -106,10 +107,20 @@ def plan_scopes(config: PipelineConfig, listing_manifest_paths: list[str],
     watermarks, validators = loader.read_watermarks(), loader.read_validators()
     planned: list[dict[str, Any]] = []
     for source in configured_sources(config):
-        client = (clients or {}).get(source.name) or (source.client() if source.needs_client_to_plan else None)
         streams = source.all_streams
+        try:
+            client = (clients or {}).get(source.name) or (source.client() if source.needs_client_to_plan else None)
+            entries = source.scopes(listings, client)
+        except (ExtractError, MissingCredentials, ValueError) as error:
+            # One source that cannot be planned (Jenkins unreachable, a Jira field name that
+            # does not resolve) must not stop the others: its extraction task reports it and
+            # `check_scopes` fails the run naming it.
+            message = _scope_failure_message(source.connection_id, f"{source.name} discovery", error)
+            log.error("%s", message)
+            planned.append({"source": source.name, "scope": f"{source.name} discovery", "planning_error": message})
+            continue
         loaded_parents = loader.read_loaded_parents(streams, source.overlap)
-        for entry in source.scopes(listings, client):
+        for entry in entries:
             scope = entry["scope"]
             planned.append({
                 "source": source.name, "scope": scope, "options": entry["options"],
@@ -134,9 +145,11 @@ def extract_source_scope(config: PipelineConfig, scope: dict[str, Any], run_id: 
       the other scopes go on, and `check_scopes` fails the run naming this scope.
     """
     source: SourceAdapter = source_named(config, scope.get("source", "github"))
-    client = client or source.client()
     name = scope["scope"]
     result: dict[str, Any] = {"source": source.name, "scope": name, "status": "ok", "manifests": [], "error": None}
+    if scope.get("planning_error"):
+        return {**result, "status": "failed", "error": scope["planning_error"], "requests": 0}
+    client = client or source.client()
     before = client.request_count
     try:
         manifests = extract_scope(
