@@ -30,3 +30,15 @@
 {% macro week_start(timestamp) -%}
     cast(date_trunc('week', {{ timestamp }}) as date)
 {%- endmacro %}
+
+{#- Every ISO week from `bounds`.first_week to `bounds`.last_week (Mondays, both included):
+    week_start (date) and week_end (the next Monday, timestamp). `bounds` is a one-row CTE. -#}
+{% macro week_spine(bounds) -%}
+    select
+        cast(spine.week_start as date)          as week_start,
+        spine.week_start + interval '7 days'    as week_end
+    from {{ bounds }}
+    cross join generate_series(
+        cast({{ bounds }}.first_week as timestamp), cast({{ bounds }}.last_week as timestamp), interval '7 days'
+    ) as spine(week_start)
+{%- endmacro %}

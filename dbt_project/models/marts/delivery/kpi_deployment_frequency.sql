@@ -23,11 +23,7 @@ week_bounds as (
 
 weeks as (
 
-    select cast(spine.week_start as date) as week_start
-    from week_bounds
-    cross join generate_series(
-        cast(week_bounds.first_week as timestamp), cast(week_bounds.last_week as timestamp), interval '7 days'
-    ) as spine(week_start)
+    {{ week_spine('week_bounds') }}
 
 ),
 

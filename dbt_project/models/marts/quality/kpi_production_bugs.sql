@@ -36,13 +36,7 @@ week_bounds as (
 
 weeks as (
 
-    select
-        cast(spine.week_start as date)                              as week_start,
-        spine.week_start + interval '7 days'                        as week_end
-
-    from week_bounds
-    cross join generate_series(week_bounds.first_week, week_bounds.last_week, interval '7 days')
-        as spine(week_start)
+    {{ week_spine('week_bounds') }}
 
 ),
 
