@@ -1,7 +1,16 @@
-"""Merge landing batches into DuckDB raw tables and advance watermarks, atomically.
+"""Merge landing batches into DuckDB raw tables and advance watermarks, atomically per scope.
 
-One `load()` call is one transaction: every batch is merged and every watermark and HTTP
-validator moved, or nothing is.
+A `load()` commits scope by scope: the batches of one scope (a repository, project, job:
+every stream family the extractor landed for it, parents with their children), their
+watermarks, HTTP validators and load-log rows are one transaction, merged and moved
+together or not at all. A night's memory is then bounded by its largest scope, not by the
+whole night (a first sync of a 200-repository org is millions of rows, more than DuckDB
+may hold uncommitted in the loader's memory cap). When a scope fails, its transaction is
+rolled back, the scopes before it stay committed, and the load raises naming the batch:
+rerunning the same batches is idempotent (unchanged rows are not rewritten, watermarks
+never move backwards), and the failed scope's watermark did not move, so the next night
+re-reads it. A family never lands without its children, which the child-skip of the
+extractor (children not re-read for parents already loaded) relies on.
 
 HTTP validators (the first-page ETag per stream and scope, with the URL it belongs to) live
 in `ops.http_validators`, not in `raw._stream_state`: they are a cache of the source's
@@ -18,6 +27,9 @@ its keys are staged for the load, and once every batch of the load is merged, ro
 `_deleted_at` (the listing's extraction time); rows listed or loaded again get it cleared.
 Marking after the merge makes the order of batches irrelevant: an issue moved from project
 A to B is re-scoped by B's issue batch (or found in B's listing) before A's listing judges it.
+The marking (and the listings' load-log rows, which pace reconciliations) is the load's
+final transaction: a load that fails before it marks nothing, and the listings are taken
+again next run.
 """
 
 from __future__ import annotations
@@ -26,10 +38,11 @@ import json
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import duckdb
 
@@ -177,6 +190,7 @@ class BatchLoad:
 @dataclass
 class LoadReport:
     batches: list[BatchLoad] = field(default_factory=list)
+    committed_scopes: list[str] = field(default_factory=list)  # in commit order
 
     @property
     def inserted(self) -> int:
@@ -195,6 +209,19 @@ class LoadReport:
         return sum(b.deleted for b in self.batches)
 
 
+@dataclass
+class _Current:
+    path: str = ""  # the batch being merged, for the error message
+
+
+def _by_scope(manifests: Sequence[BatchManifest]) -> list[tuple[str, list[BatchManifest]]]:
+    """Manifests grouped by scope, scopes in the order they first appear, batches in order."""
+    groups: dict[str, list[BatchManifest]] = {}
+    for manifest in manifests:
+        groups.setdefault(manifest.scope, []).append(manifest)
+    return list(groups.items())
+
+
 def _tables(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
     """(schema, table) of every table in the database."""
     return {(schema, name) for schema, name in con.execute(
@@ -210,8 +237,10 @@ def _table_name(name: str) -> str:
 class WarehouseLoader:
     def __init__(self, db_path: Path, memory_limit: str | None = None) -> None:
         self.db_path = Path(db_path)
-        # Bounded memory whatever the batch volume: DuckDB spills to disk beyond it.
-        self.memory_limit = memory_limit or os.environ.get("KPI_LOADER_MEMORY_LIMIT", "256MB")
+        # Bounded memory whatever the batch volume: DuckDB spills to disk beyond it. The
+        # process peaks ~120 MB above the cap (the interpreter, JSON parsing outside DuckDB's
+        # buffer pool): 192 MB keeps a load near 300 MB (benchmarks/load_volume.py).
+        self.memory_limit = memory_limit or os.environ.get("KPI_LOADER_MEMORY_LIMIT", "192MB")
 
     def _duckdb_config(self) -> dict[str, str]:
         return {"memory_limit": self.memory_limit, "preserve_insertion_order": "false"}
@@ -285,34 +314,58 @@ class WarehouseLoader:
         return found
 
     def load(self, manifests: Sequence[BatchManifest]) -> LoadReport:
+        """Merge `manifests`, one transaction per scope (in the order scopes first appear),
+        then mark deletions from the key listings in a final transaction."""
         report = LoadReport()
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        listed_streams = {m.key_listing_of for m in manifests if m.key_listing_of}
+        groups = _by_scope(manifests)
+        ordered = [manifest for _, batch in groups for manifest in batch]  # report.batches' order
+        tracked: set[str] | None = None
         with duckdb.connect(str(self.db_path), config=self._duckdb_config()) as con:
-            con.execute("BEGIN TRANSACTION")
-            current_path = ""
-            try:
-                con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-                con.execute(_STATE_DDL)
-                con.execute(_LOAD_LOG_DDL)
-                con.execute("CREATE SCHEMA IF NOT EXISTS ops")
-                con.execute(_VALIDATORS_DDL)
-                listed_streams = {m.key_listing_of for m in manifests if m.key_listing_of}
-                tracked = self._track_deletions(con, listed_streams)
-                for manifest in manifests:
-                    current_path = manifest.path
-                    if manifest.key_listing_of:
-                        report.batches.append(self._stage_listing(con, manifest))
-                    else:
-                        report.batches.append(self._merge_batch(
-                            con, manifest, deletion_tracked=manifest.stream in tracked,
-                            remember_keys=manifest.stream in listed_streams))
-                current_path = ""
-                report.batches = self._apply_listings(con, report.batches, manifests)
-                con.execute("COMMIT")
-            except Exception as exc:
-                con.execute("ROLLBACK")
-                raise LoadError(current_path or str(self.db_path), f"{type(exc).__name__}: {exc}") from exc
+            for scope, batch in groups or [("", [])]:
+                loads = []
+                with self._transaction(con, report) as current:
+                    if tracked is None:  # in the first scope's transaction: a load that fails there leaves no trace
+                        tracked = self._prepare(con, listed_streams)
+                    for manifest in batch:
+                        current.path = manifest.path
+                        if manifest.key_listing_of:
+                            loads.append(self._stage_listing(con, manifest))
+                        else:
+                            loads.append(self._merge_batch(
+                                con, manifest, deletion_tracked=manifest.stream in tracked,
+                                remember_keys=manifest.stream in listed_streams))
+                if batch:
+                    report.batches.extend(loads)
+                    report.committed_scopes.append(scope)
+            if listed_streams:
+                with self._transaction(con, report):
+                    report.batches = self._apply_listings(con, report.batches, ordered)
         return report
+
+    @contextmanager
+    def _transaction(self, con: duckdb.DuckDBPyConnection, report: LoadReport) -> Iterator["_Current"]:
+        """One transaction; on failure it is rolled back and LoadError names the batch being
+        merged (or the warehouse) and how many scopes of this load stay committed."""
+        current = _Current()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield current
+            con.execute("COMMIT")
+        except Exception as exc:
+            con.execute("ROLLBACK")
+            kept = len(report.committed_scopes)
+            note = (f"; the {kept} scope(s) loaded before it stay committed, and rerunning the load is idempotent"
+                    if kept else "")
+            raise LoadError(current.path or str(self.db_path), f"{type(exc).__name__}: {exc}{note}") from exc
+
+    def _prepare(self, con: duckdb.DuckDBPyConnection, listed_streams: set[str]) -> set[str]:
+        """State tables, and the deletion column of listed streams; returns the tracked tables."""
+        for ddl in ("CREATE SCHEMA IF NOT EXISTS raw", _STATE_DDL, _LOAD_LOG_DDL,
+                    "CREATE SCHEMA IF NOT EXISTS ops", _VALIDATORS_DDL):
+            con.execute(ddl)
+        return self._track_deletions(con, listed_streams)
 
     @staticmethod
     def _track_deletions(con: duckdb.DuckDBPyConnection, listed_streams: set[str]) -> set[str]:
@@ -346,11 +399,6 @@ class WarehouseLoader:
             con.execute("DROP TABLE _listing_stage")
         if listed != manifest.records:
             raise ValueError(f"listing holds {listed} keys, manifest says {manifest.records}")
-        # Logged with its keys as "unchanged": `read_last_loaded` paces reconciliations from it.
-        con.execute(
-            "INSERT INTO raw._load_log VALUES (?, ?, ?, 0, 0, ?, now())",
-            [manifest.run_id, manifest.stream, manifest.scope, listed],
-        )
         return BatchLoad(stream=manifest.stream, scope=manifest.scope, path=manifest.path, inserted=0,
                          updated=0, unchanged=0, cursor_before=None, cursor_after=None, listed=listed)
 
@@ -375,6 +423,12 @@ class WarehouseLoader:
                 [manifest.extracted_at, manifest.scope, target, target],
             ).fetchone()[0]
             result[position] = replace(result[position], deleted=deleted, undeleted=undeleted)
+            # Logged with its keys as "unchanged", in the marking's transaction: a listing
+            # counts as taken (`read_last_loaded` paces reconciliations) only once it judged.
+            con.execute(
+                "INSERT INTO raw._load_log VALUES (?, ?, ?, 0, 0, ?, now())",
+                [manifest.run_id, manifest.stream, manifest.scope, result[position].listed],
+            )
         return result
 
     def _merge_batch(self, con: duckdb.DuckDBPyConnection, manifest: BatchManifest,

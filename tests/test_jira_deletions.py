@@ -179,3 +179,20 @@ def test_last_listing_load_paces_the_reconciliation(loader, batches):
     assert set(last) == {"PAY"}
     assert not reconcile_due(last["PAY"], timedelta(days=7), now)
     assert reconcile_due(last["PAY"], timedelta(days=7), now + timedelta(days=7, minutes=1))
+
+
+def test_a_load_failing_after_a_listings_scope_marks_nothing_and_retakes_the_listing(loader, batches):
+    # given PAY holds issues 1 and 2, and tonight's PAY listing names 1 only
+    loader.load([batches.issues("PAY", ("1", "PAY-1"), ("2", "PAY-2"))])
+    broken = batches.issues("GRO", ("3", "GRO-3"))
+    broken = BatchManifest(**{**broken.__dict__, "records": 5})
+    # when the load fails in a later scope (GRO) after PAY's scope committed
+    with pytest.raises(LoadError, match="manifest says 5"):
+        loader.load([batches.listing("PAY", "1"), broken])
+    # then no deletion was marked and the listing does not count as taken: the next run lists again
+    assert deleted(loader) == set()
+    assert loader.read_last_loaded(ISSUE_KEYS) == {}
+    # and a rerun that completes marks exactly the missing issue
+    loader.load([batches.listing("PAY", "1"), batches.issues("GRO", ("3", "GRO-3"))])
+    assert deleted(loader) == {"2"}
+    assert set(loader.read_last_loaded(ISSUE_KEYS)) == {"PAY"}

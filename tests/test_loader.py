@@ -18,13 +18,13 @@ SCOPE = "acme/payments-api"
 
 def write_batch(tmp_path: Path, run_id: str, records: list[dict], *, new_cursor: str | None,
                 previous: str | None = None, stream: str = STREAM,
-                extracted_at: str = "2024-06-10T12:00:00+00:00") -> BatchManifest:
-    path = tmp_path / run_id / stream / "acme__payments-api.jsonl"
+                extracted_at: str = "2024-06-10T12:00:00+00:00", scope: str = SCOPE) -> BatchManifest:
+    path = tmp_path / run_id / stream / (scope.replace("/", "__") + ".jsonl")
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [{"record_key": str(r["id"]), "scope": SCOPE, "updated_at": r["updated_at"], "payload": r}
+    lines = [{"record_key": str(r["id"]), "scope": scope, "updated_at": r["updated_at"], "payload": r}
              for r in records]
     path.write_text("".join(json.dumps(l, sort_keys=True, separators=(",", ":")) + "\n" for l in lines))
-    return BatchManifest(stream=stream, scope=SCOPE, run_id=run_id, path=str(path), records=len(records),
+    return BatchManifest(stream=stream, scope=scope, run_id=run_id, path=str(path), records=len(records),
                          previous_cursor=previous, new_cursor=new_cursor, extracted_at=extracted_at,
                          requests=1, complete=True)
 
@@ -84,7 +84,7 @@ def test_changed_payload_updates_exactly_that_row(tmp_path, db):
     assert WarehouseLoader(db).read_watermarks() == {(STREAM, SCOPE): "2024-06-03T00:00:00Z"}
 
 
-def test_failed_batch_rolls_back_every_table_and_watermark(tmp_path, db):
+def test_failed_batch_rolls_back_its_whole_scope_tables_and_watermarks(tmp_path, db):
     loader = WarehouseLoader(db)
     loader.load([write_batch(tmp_path, "run-1", RECORDS, new_cursor="2024-06-02T00:00:00Z")])
     rows_before, state_before = table_rows(db), state_rows(db)
@@ -93,10 +93,10 @@ def test_failed_batch_rolls_back_every_table_and_watermark(tmp_path, db):
     corrupt = write_batch(tmp_path, "run-2", RECORDS, new_cursor="2024-06-09T00:00:00Z",
                           stream="github__deployments")
     Path(corrupt.path).write_text('{"record_key": "1", "scope": "x", "payload": {"id": 1}}\n{"record_key": "2", "sco')
-    # when the second batch of the same load is corrupt
+    # when the second batch of the same scope is corrupt
     with pytest.raises(LoadError) as caught:
         loader.load([good, corrupt])
-    # then the error names the file and the first batch's merge and watermark were undone
+    # then the error names the file and the scope's first batch (merge and watermark) was undone
     assert corrupt.path in str(caught.value)
     assert table_rows(db) == rows_before
     assert state_rows(db) == state_before
@@ -104,6 +104,46 @@ def test_failed_batch_rolls_back_every_table_and_watermark(tmp_path, db):
         assert con.execute("SELECT count(*) FROM raw._load_log").fetchone()[0] == 1
         assert con.execute("SELECT count(*) FROM information_schema.tables "
                            "WHERE table_name = 'github__deployments'").fetchone()[0] == 0
+
+
+def _two_scope_night(tmp_path: Path, run_id: str) -> list[BatchManifest]:
+    """A night of two repositories, each a parent stream and a child stream."""
+    night = []
+    for number, scope in enumerate(("acme/one", "acme/two")):
+        night.append(write_batch(tmp_path, run_id, [{"id": 10 * number + 1, "updated_at": "2024-06-05T00:00:00Z"}],
+                                 new_cursor="2024-06-05T00:00:00Z", scope=scope))
+        night.append(write_batch(tmp_path, run_id, [{"id": 10 * number + 2, "updated_at": "2024-06-05T00:00:00Z"}],
+                                 new_cursor="2024-06-05T00:00:00Z", scope=scope, stream="github__pull_request_reviews"))
+    return night
+
+
+def test_a_failed_scope_rolls_back_alone_and_a_rerun_loads_exactly_once(tmp_path, db):
+    # given a night of two repositories whose second scope's child batch is truncated
+    night = _two_scope_night(tmp_path, "run-1")
+    intact = Path(night[3].path).read_text()
+    Path(night[3].path).write_text(intact[: len(intact) // 2])
+    loader = WarehouseLoader(db)
+    # when it is loaded
+    with pytest.raises(LoadError) as caught:
+        loader.load(night)
+    # then the first scope (parent and child) is committed with its watermarks, the second
+    # has nothing (its parent rolled back with its child), and the error says so
+    assert night[3].path in str(caught.value) and "1 scope(s) loaded before it stay committed" in str(caught.value)
+    assert [row[:2] for row in table_rows(db)] == [("1", "acme/one")]
+    assert [row[:2] for row in table_rows(db, "github__pull_request_reviews")] == [("2", "acme/one")]
+    assert loader.read_watermarks() == {(STREAM, "acme/one"): "2024-06-05T00:00:00Z",
+                                        ("github__pull_request_reviews", "acme/one"): "2024-06-05T00:00:00Z"}
+    # when the same night is loaded again once the batch is whole
+    Path(night[3].path).write_text(intact)
+    report = loader.load(night)
+    # then the warehouse equals a clean single load: nothing lost, nothing twice
+    clean = tmp_path / "clean.duckdb"
+    WarehouseLoader(clean).load(_two_scope_night(tmp_path / "clean", "run-1"))
+    for table in (STREAM, "github__pull_request_reviews"):
+        assert [row[:4] for row in table_rows(db, table)] == [row[:4] for row in table_rows(clean, table)]
+    assert loader.read_watermarks() == WarehouseLoader(clean).read_watermarks()
+    assert (report.inserted, report.unchanged) == (2, 2)
+    assert report.committed_scopes == ["acme/one", "acme/two"]
 
 
 def test_record_count_mismatch_with_manifest_is_rejected(tmp_path, db):
