@@ -377,8 +377,77 @@ def _mart_kpi_deployment_frequency(now: datetime) -> list[gx.expectations.Expect
     ]
 
 
+RATIO_KPIS = ["change_failure_rate", "release_on_time"]
+PERCENT_KPIS = ["test_coverage", "api_documentation_coverage"]
+COUNT_KPIS = ["deployment_frequency", "production_bugs", "security_alerts", "code_standard_findings"]
+
+
+def _long_form_kpi_expectations(keys: list[str]) -> list[gx.expectations.Expectation]:
+    """kpi_period / kpi_daily: one row per key, shares within their bounds, a ratio's
+    numerator never above its denominator, counts never negative, no value without a fact
+    unless zero-filled (then 0)."""
+    is_ratio = f"kpi_id.isin({RATIO_KPIS!r})"
+    is_percent = f"kpi_id.isin({PERCENT_KPIS!r})"
+    return [
+        E.ExpectCompoundColumnsToBeUnique(column_list=keys),
+        *(E.ExpectColumnValuesToNotBeNull(column=column) for column in keys if column != "repository"),
+        E.ExpectColumnValuesToNotBeNull(column="observations"),
+        E.ExpectColumnValuesToNotBeNull(column="is_complete"),
+        E.ExpectColumnValuesToBeBetween(column="observations", min_value=0),
+        E.ExpectColumnValuesToBeBetween(column="value", min_value=0, max_value=1, row_condition=is_ratio,
+                                        condition_parser="pandas"),
+        E.ExpectColumnValuesToBeBetween(column="value", min_value=0, max_value=100, row_condition=is_percent,
+                                        condition_parser="pandas"),
+        E.ExpectColumnValuesToBeBetween(column="value", min_value=0, row_condition=f"kpi_id.isin({COUNT_KPIS!r})",
+                                        condition_parser="pandas"),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="denominator", column_B="numerator", or_equal=True, ignore_row_if="either_value_is_missing",
+            row_condition=f"kpi_id.isin({RATIO_KPIS + PERCENT_KPIS!r})", condition_parser="pandas"),
+        E.ExpectColumnValuesToBeInSet(column="value", value_set=[0, 0.0], row_condition="observations == 0",
+                                      condition_parser="pandas"),
+    ]
+
+
+def _mart_kpi_period(now: datetime) -> list[gx.expectations.Expectation]:
+    return [
+        E.ExpectColumnValuesToBeInSet(column="period_grain", value_set=["week", "month", "quarter"]),
+        _ordered("period_start", "period_end"),
+        *_long_form_kpi_expectations(["period_grain", "period_start", "team", "repository", "kpi_id"]),
+    ]
+
+
+def _mart_kpi_daily(now: datetime) -> list[gx.expectations.Expectation]:
+    return _long_form_kpi_expectations(["date_day", "team", "repository", "kpi_id"])
+
+
+def _mart_dim_kpis(now: datetime) -> list[gx.expectations.Expectation]:
+    return [
+        E.ExpectColumnValuesToBeUnique(column="kpi_id"),
+        E.ExpectColumnValuesToNotBeNull(column="kpi_id"),
+        E.ExpectColumnValuesToBeInSet(column="direction", value_set=["higher_is_better", "lower_is_better"]),
+        E.ExpectColumnValuesToBeInSet(column="period_facts",
+                                      value_set=["in_period", "latest_per_repository", "open_at_period_end"]),
+        E.ExpectColumnValuesToBeInSet(column="period_value",
+                                      value_set=["count", "sum", "ratio", "percent", "mean", "median", "max"]),
+    ]
+
+
+def _mart_kpi_release_on_time(now: datetime) -> list[gx.expectations.Expectation]:
+    return [
+        E.ExpectCompoundColumnsToBeUnique(column_list=["team", "week_start"]),
+        E.ExpectColumnValuesToNotBeNull(column="team"),
+        E.ExpectColumnValuesToBeBetween(column="releases_due", min_value=1),
+        E.ExpectColumnValuesToBeBetween(column="on_time_share", min_value=0, max_value=1),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="releases_due", column_B="on_time_releases", or_equal=True),
+    ]
+
+
 # Mart name (schema `marts`) -> expectations. Every published mart must have an entry.
 MART_SUITES: dict[str, SuiteBuilder] = {
     "fct_deployments": _mart_fct_deployments,
     "kpi_deployment_frequency": _mart_kpi_deployment_frequency,
+    "kpi_release_on_time": _mart_kpi_release_on_time,
+    "kpi_period": _mart_kpi_period,
+    "kpi_daily": _mart_kpi_daily,
+    "dim_kpis": _mart_dim_kpis,
 }

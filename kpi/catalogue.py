@@ -16,6 +16,40 @@ from kpi.config import PROJECT_ROOT
 
 CATALOGUE_PATH = PROJECT_ROOT / "config" / "kpi_catalogue.yaml"
 Dimension = Literal["team", "repository", "week", "severity", "release"]
+PeriodFacts = Literal["in_period", "latest_per_repository", "open_at_period_end"]
+PeriodValue = Literal["count", "sum", "ratio", "percent", "mean", "median", "max"]
+PERIOD_GRAINS = ("week", "month", "quarter")  # kpi_period; kpi_daily has the day
+
+# How each `value` method fills numerator and denominator (see the catalogue's header).
+_ZERO_FILLABLE = {"count", "sum", "ratio"}
+_LATEST_TEAM_VALUES = {"percent", "sum", "max"}
+
+
+class PeriodAggregation(BaseModel):
+    """How a KPI's value for a day, week, month or quarter is computed from that period's facts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    facts: PeriodFacts
+    value: PeriodValue
+    zero_filled: bool
+    repository_rows: bool
+    rule: str = Field(min_length=40)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PeriodAggregation":
+        if self.zero_filled and self.value not in _ZERO_FILLABLE:
+            raise ValueError(f"value {self.value!r} cannot be zero-filled (only {', '.join(sorted(_ZERO_FILLABLE))}): "
+                             "a median, maximum, mean or percent of no facts is no data, never 0")
+        if self.facts == "latest_per_repository":
+            if self.value not in _LATEST_TEAM_VALUES:
+                raise ValueError(f"facts latest_per_repository combines repositories with one of "
+                                 f"{', '.join(sorted(_LATEST_TEAM_VALUES))}, not {self.value!r}")
+            if not self.repository_rows:
+                raise ValueError("facts latest_per_repository is a per-repository value: repository_rows must be true")
+        if self.facts == "open_at_period_end" and self.value != "count":
+            raise ValueError("facts open_at_period_end counts the facts open at the period's end: value must be count")
+        return self
 
 
 class KpiDefinition(BaseModel):
@@ -33,11 +67,14 @@ class KpiDefinition(BaseModel):
     value_column: str
     truth: str = Field(pattern=r"^[a-z][a-z0-9_]+$")
     status: Literal["planned", "implemented"]
+    period_aggregation: PeriodAggregation
 
     @model_validator(mode="after")
     def _team_level(self) -> "KpiDefinition":
         if "team" not in self.grain:
             raise ValueError("a KPI is computed for a whole team: its grain must include 'team'")
+        if self.period_aggregation.facts == "latest_per_repository" and "repository" not in self.grain:
+            raise ValueError("period_aggregation.facts latest_per_repository needs 'repository' in the grain")
         return self
 
 
@@ -65,6 +102,29 @@ class KpiCatalogue(BaseModel):
         return [kpi for kpi in self.kpis if kpi.status == "implemented"]
 
 
+def kpi_reference_rows(catalogue: KpiCatalogue | None = None) -> list[dict]:
+    """The catalogue as rows of the warehouse's reference table raw.config__kpis, so the
+    models read each KPI's period aggregation from the one place it is written."""
+    catalogue = catalogue or load_catalogue()
+    return [{
+        "kpi_id": kpi.id, "name": kpi.name, "family": kpi.family, "unit": kpi.unit, "direction": kpi.direction,
+        "mart": kpi.mart, "value_column": kpi.value_column, "status": kpi.status,
+        "definition": " ".join(kpi.definition.split()),
+        "period_facts": kpi.period_aggregation.facts, "period_value": kpi.period_aggregation.value,
+        "zero_filled": kpi.period_aggregation.zero_filled,
+        "repository_rows": kpi.period_aggregation.repository_rows,
+        "period_rule": " ".join(kpi.period_aggregation.rule.split()),
+    } for kpi in catalogue.kpis]
+
+
+KPI_REFERENCE_COLUMNS = {
+    "kpi_id": "VARCHAR", "name": "VARCHAR", "family": "VARCHAR", "unit": "VARCHAR", "direction": "VARCHAR",
+    "mart": "VARCHAR", "value_column": "VARCHAR", "status": "VARCHAR", "definition": "VARCHAR",
+    "period_facts": "VARCHAR", "period_value": "VARCHAR", "zero_filled": "BOOLEAN", "repository_rows": "BOOLEAN",
+    "period_rule": "VARCHAR",
+}
+
+
 def load_catalogue(path: Path = CATALOGUE_PATH) -> KpiCatalogue:
     try:
         return KpiCatalogue.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
@@ -88,6 +148,11 @@ def render_markdown(catalogue: KpiCatalogue | None = None) -> str:
             f"*{kpi.family} · {kpi.unit}, {better} · per {' × '.join(kpi.grain)} · {where}*",
             "",
             " ".join(kpi.definition.split()),
+            "",
+            f"*Per period* (`{kpi.period_aggregation.facts}`, `{kpi.period_aggregation.value}`"
+            f"{', zero-filled' if kpi.period_aggregation.zero_filled else ''}"
+            f"{', team and repository rows' if kpi.period_aggregation.repository_rows else ', team rows'}): "
+            + " ".join(kpi.period_aggregation.rule.split()),
             "",
         ]
     return "\n".join(lines + [README_END])

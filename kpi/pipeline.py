@@ -5,8 +5,10 @@ them without Airflow. Each step takes the validated configuration and passes on 
 small, JSON-serialisable values (scopes, manifest paths) so they travel through XCom.
 
 Flow: list the orgs' repositories -> extract each scope to landing batches -> audit the batches
-(Great Expectations) -> merge them into the working warehouse and advance watermarks
-(one transaction) -> dbt build -> audit the marts -> publish a read-only copy.
+(Great Expectations; a scope with a failing batch is quarantined whole) -> merge the good
+ones into the working warehouse and advance watermarks (one transaction per scope) -> dbt
+build -> audit the marts (a failure stops here) -> publish a read-only copy (not when a
+scope failed or was quarantined, unless configured) -> fail the run naming what went wrong.
 """
 
 from __future__ import annotations
@@ -42,12 +44,21 @@ def safe_run_id(run_id: str) -> str:
 
 
 class ExtractionFailed(RuntimeError):
-    """One or more scopes failed to extract; the others were loaded. Lists every failed scope."""
+    """One or more scopes failed to extract or had a batch quarantined; the others were
+    loaded. Lists every failed scope and every quarantined batch with its reason."""
 
-    def __init__(self, failures: list[dict[str, Any]]) -> None:
+    def __init__(self, failures: list[dict[str, Any]], quarantined: list[dict[str, Any]] | None = None) -> None:
         self.failures = failures
-        lines = [f"{len(failures)} scope(s) failed to extract (the other scopes were loaded):"]
-        lines += [f"  - {failure.get('source', 'github')} {failure['scope']}: {failure['error']}" for failure in failures]
+        self.quarantined = quarantined or []
+        lines = []
+        if failures:
+            lines.append(f"{len(failures)} scope(s) failed to extract (the other scopes were loaded):")
+            lines += [f"  - {failure.get('source', 'github')} {failure['scope']}: {failure['error']}"
+                      for failure in failures]
+        if self.quarantined:
+            lines.append(f"{len(self.quarantined)} batch(es) failed their data-quality audit and were quarantined "
+                         "(see the warehouse's quarantine schema; their scopes are re-read next run):")
+            lines += [f"  - {entry['stream']} {entry['scope']}: {entry['reason']}" for entry in self.quarantined]
         super().__init__("\n".join(lines))
 
 
@@ -186,37 +197,81 @@ def scope_manifests(results: list[dict[str, Any]]) -> list[str]:
     return [path for result in results for path in result.get("manifests", [])]
 
 
-def check_scopes(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Raise ExtractionFailed listing every failed scope; report deferred and skipped ones."""
+def check_scopes(results: list[dict[str, Any]], audited: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Raise ExtractionFailed listing every failed scope and quarantined batch; report
+    deferred and skipped ones."""
     summary = {status: sorted(f"{r.get('source', 'github')}:{r['scope']}" for r in results if r["status"] == status)
                for status in ("ok", "deferred", "skipped", "failed")}
     for result in results:
         if result["status"] in ("deferred", "skipped"):
             log.warning("scope %s %s: %s", result["scope"], result["status"], result["error"])
     failures = [result for result in results if result["status"] == "failed"]
-    if failures:
-        raise ExtractionFailed(failures)
+    quarantined = (audited or {}).get("quarantined", [])
+    if failures or quarantined:
+        raise ExtractionFailed(failures, quarantined)
     return summary
 
 
-def audit_batches(manifest_paths: list[str], now: datetime | None = None) -> list[str]:
-    """Audit each landing batch; raise DataQualityError naming every failed expectation."""
-    from expectations.runner import audit_batch, raise_for_failures
-
-    results = []
-    for manifest_path in manifest_paths:
-        manifest = BatchManifest.from_file(Path(manifest_path))
-        results.append(audit_batch(Path(manifest.path), manifest.stream, now=now))
-    raise_for_failures(results)
-    log.info("audited %d batches, %d records", len(results), sum(r.rows for r in results))
-    return manifest_paths
+def _source_of(stream: str) -> str:
+    return stream.split("__", 1)[0]
 
 
-def load_raw(config: PipelineConfig, manifest_paths: list[str]) -> dict[str, Any]:
-    """Merge the audited batches and the team mappings into the working warehouse."""
+def audit_batches(manifest_paths: list[str], now: datetime | None = None) -> dict[str, Any]:
+    """Audit each landing batch with its Great Expectations suite.
+
+    A batch that fails holds back every batch of its source and scope: a scope's stream
+    families land together or not at all (children are not re-read for parents already
+    loaded, so a parent must never land without its children), and its watermarks stay
+    where they were, so the next night re-reads it. Returns
+    {"accepted": [manifest paths], "quarantined": [{"manifest", "stream", "scope", "reason",
+    "record_reasons"}]}; nothing is raised for bad data: `load_raw` quarantines it and
+    `check_scopes` fails the run naming it."""
+    from expectations.runner import audit_batch
+
+    manifests = [(path, BatchManifest.from_file(Path(path))) for path in manifest_paths]
+    failures: dict[tuple[str, str], tuple[str, Any]] = {}
+    rows = 0
+    for path, manifest in manifests:
+        result = audit_batch(Path(manifest.path), manifest.stream, now=now)
+        rows += result.rows
+        if not result.success:
+            failures.setdefault((_source_of(manifest.stream), manifest.scope), (path, result))
+            log.error("quarantining %s %s: %s", manifest.stream, manifest.scope, result.describe())
+    accepted, quarantined = [], []
+    for path, manifest in manifests:
+        failed = failures.get((_source_of(manifest.stream), manifest.scope))
+        if failed is None:
+            accepted.append(path)
+            continue
+        failed_path, result = failed
+        if failed_path == path:
+            reason = result.describe()
+            record_reasons: dict[str, list[str]] = {}
+            for failure in result.failures:
+                label = f"{failure.expectation}({', '.join(f'{k}={v}' for k, v in failure.arguments.items())})"
+                for key in failure.record_keys:
+                    record_reasons.setdefault(key, []).append(label)
+            reasons = {key: "failed " + "; ".join(labels) for key, labels in record_reasons.items()}
+        else:
+            reason = f"held back with {failed_path} (same scope), which failed its audit: {result.suite}"
+            reasons = {}
+        quarantined.append({"manifest": path, "stream": manifest.stream, "scope": manifest.scope,
+                            "reason": reason, "record_reasons": reasons})
+    log.info("audited %d batches, %d records; %d batches quarantined", len(manifests), rows, len(quarantined))
+    return {"accepted": accepted, "quarantined": quarantined}
+
+
+def load_raw(config: PipelineConfig, audited: dict[str, Any]) -> dict[str, Any]:
+    """Merge the accepted batches and the team mappings into the working warehouse; record
+    the quarantined ones in its `quarantine` schema (copies under data/quarantine/)."""
+    from extractors.loader import QuarantinedBatch
+
     config.working_warehouse.parent.mkdir(parents=True, exist_ok=True)
     loader = WarehouseLoader(config.working_warehouse)
-    manifests = [BatchManifest.from_file(Path(path)) for path in manifest_paths]
+    held = [QuarantinedBatch(BatchManifest.from_file(Path(entry["manifest"])), entry["reason"],
+                             entry.get("record_reasons") or {}) for entry in audited.get("quarantined", [])]
+    quarantined_records = loader.quarantine(held, config.data_dir / "quarantine")
+    manifests = [BatchManifest.from_file(Path(path)) for path in audited["accepted"]]
     report = loader.load(manifests)
     loader.ensure_raw_tables(all_streams())
     # Every repository ever loaded keeps its team, even when this run skipped it.
@@ -232,7 +287,17 @@ def load_raw(config: PipelineConfig, manifest_paths: list[str]) -> dict[str, Any
     loader.load_reference_table("config__jenkins_job_repositories", _jenkins_job_repositories(config.working_warehouse),
                                 columns={"job": "VARCHAR", "repository": "VARCHAR"})
     loader.load_reference_table("config__teams", [{"team": team} for team in teams])
-    return {"batches": len(manifests), "repositories": len(repositories), "report": str(report)}
+    load_kpi_reference_tables(loader)
+    return {"batches": len(manifests), "repositories": len(repositories), "inserted": report.inserted,
+            "updated": report.updated, "quarantined_batches": len(held), "quarantined_records": quarantined_records}
+
+
+def load_kpi_reference_tables(loader: WarehouseLoader) -> None:
+    """The KPI catalogue (config/kpi_catalogue.yaml) as raw.config__kpis: the period
+    models read how each KPI aggregates to a period from it."""
+    from kpi.catalogue import KPI_REFERENCE_COLUMNS, kpi_reference_rows
+
+    loader.load_reference_table("config__kpis", kpi_reference_rows(), columns=KPI_REFERENCE_COLUMNS)
 
 
 # A git remote as Jenkins records it: https://host/owner/repo(.git) or git@host:owner/repo.git
@@ -300,12 +365,31 @@ def audit_marts(config: PipelineConfig, now: datetime | None = None) -> int:
     return sum(result.rows for result in results)
 
 
-def publish(config: PipelineConfig, run_id: str) -> dict[str, int]:
+def publish_blockers(config: PipelineConfig, results: list[dict[str, Any]] | None,
+                     audited: dict[str, Any] | None) -> list[str]:
+    """Why tonight must not replace the published warehouse (empty: publish)."""
+    if config.publish.when_scopes_fail == "publish_good_scopes":
+        return []
+    blockers = [f"scope {r.get('source', 'github')}:{r['scope']} failed" for r in results or []
+                if r["status"] == "failed"]
+    blockers += [f"batch {q['stream']} {q['scope']} quarantined" for q in (audited or {}).get("quarantined", [])]
+    return blockers
+
+
+def publish(config: PipelineConfig, run_id: str, results: list[dict[str, Any]] | None = None,
+            audited: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Swap in a new published warehouse, unless tonight had a failed scope or a quarantined
+    batch and `publish.when_scopes_fail` is keep_previous: then readers keep the previous
+    one untouched (and `check_scopes` fails the run naming the cause)."""
     from kpi.publish import publish as publish_file
 
+    blockers = publish_blockers(config, results, audited)
+    if blockers:
+        log.warning("not published (publish.when_scopes_fail = keep_previous): %s", "; ".join(blockers))
+        return {"published": False, "blockers": blockers}
     counts = publish_file(config.working_warehouse, config.published_warehouse, run_id)
     log.info("published %s: %s", config.published_warehouse, counts)
-    return counts
+    return {"published": True, "tables": counts}
 
 
 def run_all(config: PipelineConfig, run_id: str | None = None, full_refresh: bool = False) -> dict[str, int]:
@@ -314,10 +398,10 @@ def run_all(config: PipelineConfig, run_id: str | None = None, full_refresh: boo
     manifests = extract_listings(config, run_id, full_refresh)
     results = [extract_source_scope(config, scope, run_id, full_refresh) for scope in plan_scopes(config, manifests)]
     manifests += scope_manifests(results)
-    audit_batches(manifests)
-    load_raw(config, manifests)
+    audited = audit_batches(manifests)
+    load_raw(config, audited)
     build_marts(config)
     audit_marts(config)
-    counts = publish(config, run_id)
-    check_scopes(results)  # after publishing the scopes that worked: the run still fails loudly
-    return counts
+    outcome = publish(config, run_id, results, audited)
+    check_scopes(results, audited)  # after loading what was good: the run still fails loudly
+    return outcome

@@ -7,9 +7,11 @@ so a bug in extraction or in the dbt models cannot hide in both places.
 One function per entry of `config/kpi_catalogue.yaml`, named by its `truth` field:
 
     deployment_frequency, lead_time_for_changes, change_failure_rate, recovery_time  (DORA)
-    release_delays, production_bugs                                                  (delivery)
+    release_delays, release_on_time, production_bugs                                 (delivery)
     test_coverage, api_documentation_coverage, code_standard_findings, performance   (CI reports)
     security_alerts                                                                  (security)
+    kpi_period, kpi_daily: every KPI per week, month and quarter (per day), per team and
+    repository, from the same facts (simulator.truth_period)
 
 Every one accepts the whole `Simulation` as its first argument; those that read
 GitHub only (deployment_frequency, lead_time_for_changes, change_failure_rate,
@@ -42,7 +44,7 @@ from simulator.truth_ci import (
     performance,
     test_coverage,
 )
-from simulator.truth_delivery import production_bugs, release_delay_summary, release_delays
+from simulator.truth_delivery import production_bugs, release_delay_summary, release_delays, release_on_time
 from simulator.truth_dora import (
     change_failure_rate,
     incident_attributions,
@@ -52,14 +54,15 @@ from simulator.truth_dora import (
     recovery_time,
     rolled_back_deployments,
 )
+from simulator.truth_period import kpi_daily, kpi_period, kpi_period_values
 from simulator.truth_security import security_alerts
 
 __all__ = [
     "FAILED", "PENDING", "SUCCESSFUL", "api_documentation_coverage", "change_failure_rate",
     "code_standard_findings", "deployment_frequency", "deployment_result", "github_artifact_facts",
-    "incident_attributions", "incidents", "lead_time_for_changes", "lead_time_pull_requests", "performance",
+    "incident_attributions", "incidents", "kpi_daily", "kpi_period", "kpi_period_values", "lead_time_for_changes", "lead_time_pull_requests", "performance",
     "production_bugs", "production_deployments", "recovery_events", "recovery_time", "release_delay_summary",
-    "release_delays", "rollbacks", "rolled_back_deployments", "security_alerts", "test_coverage", "week_start",
+    "release_delays", "release_on_time", "rollbacks", "rolled_back_deployments", "security_alerts", "test_coverage", "week_start",
 ]
 
 

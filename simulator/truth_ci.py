@@ -124,6 +124,50 @@ def _percent(numerator: float, denominator: float) -> float | None:
     return None if value is None else 100.0 * value
 
 
+def _jenkins_coverage_candidates(sim: Any) -> list[_Candidate]:
+    """Jenkins builds with result SUCCESS (UNSTABLE = tests failed) on the repository's
+    default branch that archived a coverage report."""
+    default_branch = {repo.full_name: repo.default_branch for repo in sim.org.repositories}
+    return [_Candidate(job.repo, build.started_at, JENKINS, build.number, lambda build=build: build.coverage.facts)
+            for job in sim.jenkins.all_jobs() for build in job.builds
+            if build.result == "SUCCESS" and build.coverage is not None and build.branch == default_branch.get(job.repo)]
+
+
+# What each report KPI reads from a run: (GitHub artifact names, successful runs only,
+# the facts a run's report must carry to count).
+REPORT_KINDS = {
+    "coverage": (COVERAGE_ARTIFACTS, True, ("lines_covered", "lines_valid")),
+    "openapi": (OPENAPI_ARTIFACTS, False, ("operations", "documented_operations")),
+    "sarif": (SARIF_ARTIFACTS, False, ("by_level",)),
+    "performance": (BENCHMARK_ARTIFACTS, False, ("p95_ms",)),
+}
+
+
+def report_runs(source: Any, kind: str, artifact_facts: ArtifactFacts = github_artifact_facts) -> list[dict]:
+    """Every CI run that may give a report KPI's value, with its report's facts: the
+    candidates the weekly functions below choose the latest of, for any period.
+
+    `kind`: coverage (successful default-branch GitHub Actions runs and Jenkins SUCCESS
+    builds; needs the whole Simulation), openapi, sarif or performance (completed
+    default-branch GitHub Actions runs, any conclusion). Only runs whose report carries the
+    kind's facts are returned. Columns: team, repo, started_at, source, run_id, facts;
+    `order` = (started_at, source, run_id), the latest being the greatest. Sorted by
+    (repo, order)."""
+    names, successful_only, required = REPORT_KINDS[kind]
+    org = org_of(source)
+    candidates = _github_candidates(org, names, successful_only, artifact_facts)
+    if kind == "coverage":
+        candidates += _jenkins_coverage_candidates(simulation_of(source))
+    rows = []
+    for candidate in candidates:
+        facts = candidate.load()
+        if facts is not None and all(name in facts for name in required):
+            rows.append({"team": org.team_of(candidate.repo), "repo": candidate.repo,
+                         "started_at": candidate.started_at, "source": candidate.source,
+                         "run_id": candidate.run_id, "order": candidate.order, "facts": facts})
+    return sorted(rows, key=lambda row: (row["repo"], row["order"]))
+
+
 # -- test coverage --------------------------------------------------------------------
 
 
@@ -143,14 +187,7 @@ def test_coverage(source: Any, artifact_facts: ArtifactFacts = github_artifact_f
     """
     sim = simulation_of(source)
     org = sim.org
-    candidates = _github_candidates(org, COVERAGE_ARTIFACTS, True, artifact_facts)
-    default_branch = {repo.full_name: repo.default_branch for repo in org.repositories}
-    for job in sim.jenkins.all_jobs():
-        for build in job.builds:
-            if build.result == "SUCCESS" and build.coverage is not None \
-                    and build.branch == default_branch.get(job.repo):
-                candidates.append(_Candidate(job.repo, build.started_at, JENKINS, build.number,
-                                             lambda build=build: build.coverage.facts))
+    candidates = _github_candidates(org, COVERAGE_ARTIFACTS, True, artifact_facts) + _jenkins_coverage_candidates(sim)
     chosen = _latest_per_repo_week(candidates, ("lines_covered", "lines_valid"))
     rows = _rows(org, chosen, lambda facts: {
         "lines_covered": facts["lines_covered"], "lines_valid": facts["lines_valid"],

@@ -7,7 +7,7 @@ take the whole `Simulation` (they read Jira; release delay reads GitHub too).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Iterable
 
 from simulator.truth_common import (
@@ -109,6 +109,26 @@ def release_delay_summary(rows: Iterable[dict], period_start: date, period_end: 
         "on_time_share": ratio_or_none(sum(1 for r in items if r["on_time"]), len(items)),
         "mean_delay_days": mean_or_none(r["delay_days"] for r in items),
     } for team, items in sorted(due.items())]
+
+
+def release_on_time(source: Any, as_of: date | datetime | None = None) -> list[dict]:
+    """Releases on time per team and ISO week of the planned date (grain team x week).
+
+    `source`: the Simulation. The releases of `release_delays` that are due (a delay is
+    defined: released, or unreleased past due at `as_of`), grouped by the week (Monday) of
+    their planned date: `releases_due`, `on_time_releases` (delay <= 0) and
+    `on_time_share` = on_time_releases / releases_due. One row per team and week with a
+    release due, sorted by (team, week_start)."""
+    rows = release_delays(source, as_of)
+    weeks = sorted({row["planned_date"] - timedelta(days=row["planned_date"].weekday())
+                    for row in rows if row["delay_days"] is not None})
+    result = []
+    for week in weeks:
+        for summary in release_delay_summary(rows, week, week + timedelta(days=7)):
+            result.append({"team": summary["team"], "week_start": week, "releases_due": summary["releases_due"],
+                           "on_time_releases": summary["on_time_releases"],
+                           "on_time_share": summary["on_time_share"]})
+    return sorted(result, key=lambda row: (row["team"], row["week_start"]))
 
 
 # -- production bugs ------------------------------------------------------------------
