@@ -42,6 +42,14 @@ def _full_refresh() -> bool:
     return bool(get_current_context()["params"].get("full_refresh"))
 
 
+def _alert(context) -> None:
+    """A task failed for good (after its retries): tell the team through the `kpi_alerts`
+    connection (webhook or e-mail), naming the task and the cause."""
+    from kpi.alerts import notify_task_failure
+
+    notify_task_failure(context)
+
+
 @dag(
     dag_id="kpi_nightly",
     schedule="@daily",
@@ -54,6 +62,7 @@ def _full_refresh() -> bool:
         "retry_delay": timedelta(seconds=30),
         "retry_exponential_backoff": True,
         "execution_timeout": timedelta(hours=2),
+        "on_failure_callback": _alert,
     },
     tags=["kpi", "github", "jira", "jenkins", "gitlab"],
     doc_md=__doc__,
@@ -80,17 +89,18 @@ def kpi_nightly():
         return extract(_config(), scope, _run_id(), _full_refresh())
 
     @task
-    def audit_batches(listing_manifests: list[str], results: list[dict]) -> list[str]:
+    def audit_batches(listing_manifests: list[str], results: list[dict]) -> dict:
+        """Great Expectations on every batch; a failing scope is set aside for quarantine."""
         from kpi.pipeline import audit_batches as audit
         from kpi.pipeline import scope_manifests
 
         return audit([*listing_manifests, *scope_manifests(list(results))])
 
     @task(outlets=[RAW], retries=0)
-    def load_raw(manifests: list[str]) -> dict:
+    def load_raw(audited: dict) -> dict:
         from kpi.pipeline import load_raw as load
 
-        return load(_config(), manifests)
+        return load(_config(), audited)
 
     @task(outlets=[MARTS], retries=0)
     def dbt_build() -> None:
@@ -105,17 +115,19 @@ def kpi_nightly():
         return audit(_config())
 
     @task(outlets=[PUBLISHED])
-    def publish() -> dict:
+    def publish(results: list[dict], audited: dict) -> dict:
+        """Swap in the new published warehouse, unless a scope failed or was quarantined."""
         from kpi.pipeline import publish as publish_warehouse
 
-        return publish_warehouse(_config(), _run_id())
+        return publish_warehouse(_config(), _run_id(), list(results), audited)
 
     @task(retries=0)
-    def check_scopes(results: list[dict]) -> dict:
-        """Fails the run, naming each failed scope, after the good scopes were published."""
+    def check_scopes(results: list[dict], audited: dict) -> dict:
+        """Fails the run, naming each failed scope and quarantined batch, after the good
+        scopes were loaded."""
         from kpi.pipeline import check_scopes as check
 
-        return check(list(results))
+        return check(list(results), audited)
 
     listing_manifests = extract_listings()
     extracted = extract_scope.expand(scope=plan_scopes(listing_manifests))
@@ -123,8 +135,8 @@ def kpi_nightly():
     loaded = load_raw(audited)
     built = dbt_build()
     checked = audit_marts()
-    published = publish()
-    loaded >> built >> checked >> published >> check_scopes(extracted)
+    published = publish(extracted, audited)
+    loaded >> built >> checked >> published >> check_scopes(extracted, audited)
 
 
 kpi_nightly()

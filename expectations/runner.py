@@ -39,6 +39,7 @@ class Failure:
     arguments: dict[str, Any]
     unexpected_count: int | None
     sample_rows: list[dict[str, Any]]
+    record_keys: list[str] = field(default_factory=list)  # every failing row's key, when the frame has keys
 
     def describe(self) -> str:
         args = ", ".join(
@@ -93,7 +94,9 @@ def validate_frame(frame: pd.DataFrame, suite_name: str, subject: str, expectati
         if not samples and result.exception_info and result.exception_info.get("raised_exception"):
             samples = [{"exception": result.exception_info.get("exception_message")}]
         arguments = {k: v for k, v in config.kwargs.items() if k not in {"result_format", "batch_id"}}
-        failures.append(Failure(config.type, arguments, details.get("unexpected_count"), samples))
+        keys = ([str(key) for key in frame.loc[[i for i in index if not isinstance(i, dict)], "record_key"]]
+                if "record_key" in frame.columns else [])
+        failures.append(Failure(config.type, arguments, details.get("unexpected_count"), samples, keys))
     return AuditResult(suite_name, subject, len(frame), not failures, failures)
 
 
@@ -131,10 +134,14 @@ def batch_frame(path: Path, suite: RawSuite) -> pd.DataFrame:
 
 
 def audit_batch(path: Path, stream: str, now: datetime | None = None) -> AuditResult:
-    """Audit one landing batch (JSONL written by extractors.extract) before it is merged."""
+    """Audit one landing batch (JSONL written by extractors.extract) before it is merged.
+    A line that is not JSON fails the batch (suite `parse`) instead of raising."""
     now = now or datetime.now(timezone.utc)
     suite = RAW_SUITES.get(stream, RawSuite())
-    frame = batch_frame(Path(path), suite)
+    try:
+        frame = batch_frame(Path(path), suite)
+    except DataQualityError as unparsable:
+        return unparsable.results[0]
     expectations = envelope_expectations(now) + suite.build(now)
     return validate_frame(frame, f"raw__{stream}", str(path), expectations)
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -220,6 +221,28 @@ def _by_scope(manifests: Sequence[BatchManifest]) -> list[tuple[str, list[BatchM
     for manifest in manifests:
         groups.setdefault(manifest.scope, []).append(manifest)
     return list(groups.items())
+
+
+@dataclass(frozen=True)
+class QuarantinedBatch:
+    """A landing batch held back by its audit: never merged, its watermark not moved."""
+
+    manifest: BatchManifest
+    reason: str  # what failed, or which batch of the same scope failed
+    record_reasons: Mapping[str, str] = field(default_factory=dict)  # record_key -> the expectations it failed
+
+
+_QUARANTINE_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS quarantine",
+    """CREATE TABLE IF NOT EXISTS quarantine.batches (
+        run_id VARCHAR NOT NULL, stream VARCHAR NOT NULL, scope VARCHAR NOT NULL,
+        batch_path VARCHAR NOT NULL, kept_path VARCHAR NOT NULL, records BIGINT NOT NULL,
+        reason VARCHAR NOT NULL, quarantined_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (run_id, batch_path))""",
+    """CREATE TABLE IF NOT EXISTS quarantine.records (
+        run_id VARCHAR NOT NULL, stream VARCHAR NOT NULL, scope VARCHAR, record_key VARCHAR,
+        payload JSON, reason VARCHAR NOT NULL, batch_path VARCHAR NOT NULL)""",
+)
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
@@ -524,6 +547,50 @@ class WarehouseLoader:
             [stream, scope],
         ).fetchone()
         return row[0] if row else None
+
+    def quarantine(self, batches: Sequence[QuarantinedBatch], keep_dir: Path) -> int:
+        """Record held-back batches in `quarantine.batches` (with the reason) and their rows in
+        `quarantine.records` (each with the expectations it failed), and keep a copy of each
+        batch file under `keep_dir` (a line too broken to parse is still in that copy). One
+        transaction; rerunning it for the same run replaces, never duplicates. Returns the
+        number of quarantined records."""
+        if not batches:
+            return 0
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        total = 0
+        with duckdb.connect(str(self.db_path), config=self._duckdb_config()) as con:
+            with self._transaction(con, LoadReport()) as current:
+                for ddl in _QUARANTINE_DDL:
+                    con.execute(ddl)
+                for held in batches:
+                    manifest = held.manifest
+                    current.path = manifest.path
+                    kept = keep_dir / manifest.run_id / manifest.stream / Path(manifest.path).name
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(manifest.path, kept)
+                    for table in ("batches", "records"):
+                        con.execute(f"DELETE FROM quarantine.{table} WHERE run_id = ? AND batch_path = ?",
+                                    [manifest.run_id, manifest.path])
+                    con.execute("INSERT INTO quarantine.batches VALUES (?, ?, ?, ?, ?, ?, ?, now())",
+                                [manifest.run_id, manifest.stream, manifest.scope, manifest.path, str(kept),
+                                 manifest.records, held.reason])
+                    if os.path.getsize(manifest.path) == 0:
+                        continue
+                    con.execute("CREATE OR REPLACE TEMP TABLE _reasons (record_key VARCHAR, reason VARCHAR)")
+                    if held.record_reasons:
+                        con.executemany("INSERT INTO _reasons VALUES (?, ?)", list(held.record_reasons.items()))
+                    total += con.execute(
+                        """
+                        INSERT INTO quarantine.records
+                        SELECT ?, ?, b.scope, b.record_key, b.payload, coalesce(r.reason, 'held with its batch: ' || ?), ?
+                        FROM read_json(?, format = 'newline_delimited', ignore_errors = true,
+                             columns = {record_key: 'VARCHAR', scope: 'VARCHAR', updated_at: 'VARCHAR', payload: 'JSON'}) b
+                        LEFT JOIN _reasons r ON r.record_key = b.record_key
+                        """,
+                        [manifest.run_id, manifest.stream, held.reason, manifest.path, manifest.path],
+                    ).fetchone()[0]
+                    con.execute("DROP TABLE _reasons")
+        return total
 
     def ensure_raw_tables(self, streams: Sequence[Stream]) -> None:
         """Create the (empty) raw table of every stream that never loaded, so models over a

@@ -49,8 +49,9 @@ def run(
     """Run the pipeline once in this process, without Airflow (tokens from $KPI_<CONN>_TOKEN)."""
     from kpi.pipeline import run_all
 
-    counts = run_all(_load(config), full_refresh=full_refresh)
-    for table, rows in counts.items():
+    # A night that may not publish (failed scope, quarantined batch) raises, naming each cause.
+    outcome = run_all(_load(config), full_refresh=full_refresh)
+    for table, rows in outcome["tables"].items():
         typer.echo(f"{table}: {rows} rows")
 
 

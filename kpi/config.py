@@ -168,8 +168,28 @@ class Warehouse(_Strict):
         return path if path.is_absolute() else root / path
 
 
+class PublishRules(_Strict):
+    """When a night publishes. The working warehouse always keeps what loaded (nothing is lost
+    and the next night goes on from it); the published file is what readers trust."""
+
+    when_scopes_fail: str = Field(
+        default="keep_previous", pattern=r"^(keep_previous|publish_good_scopes)$",
+        description="keep_previous: a night with a failed scope or a quarantined batch publishes nothing, "
+                    "readers keep the previous warehouse; publish_good_scopes: publish what loaded",
+    )
+
+
+class Alerts(_Strict):
+    """Where failures are announced: an Airflow connection (a Slack-style webhook as an
+    http connection, or an smtp connection for e-mail); none defined = logged only."""
+
+    connection_id: str = Field(default="kpi_alerts", pattern=r"^[A-Za-z0-9_.-]+$")
+
+
 class PipelineConfig(_Strict):
     warehouse: Warehouse = Field(default_factory=Warehouse)
+    publish: PublishRules = Field(default_factory=PublishRules)
+    alerts: Alerts = Field(default_factory=Alerts)
     sources: Sources
     deployments: DeploymentRules
     teams: list[Team] = Field(min_length=1)
