@@ -442,6 +442,28 @@ def _mart_kpi_release_on_time(now: datetime) -> list[gx.expectations.Expectation
     ]
 
 
+def _mart_dora_metrics(now: datetime) -> list[gx.expectations.Expectation]:
+    levels = ["elite", "high", "medium", "low"]
+    return [
+        E.ExpectCompoundColumnsToBeUnique(column_list=["team", "period_grain", "period_start"]),
+        E.ExpectColumnValuesToNotBeNull(column="team"),
+        E.ExpectColumnValuesToBeInSet(column="period_grain", value_set=["week", "month", "quarter"]),
+        E.ExpectColumnValuesToBeBetween(column="days_in_period", min_value=7, max_value=92),
+        E.ExpectColumnValuesToBeBetween(column="successful_deployments", min_value=0),
+        E.ExpectColumnValuesToBeBetween(column="change_failure_rate", min_value=0, max_value=1),
+        E.ExpectColumnValuesToBeBetween(column="median_lead_time_hours", min_value=0),
+        E.ExpectColumnValuesToBeBetween(column="median_recovery_hours", min_value=0),
+        *(E.ExpectColumnValuesToBeInSet(column=column, value_set=levels) for column in (
+            "deployment_frequency_level", "lead_time_level", "change_failure_rate_level", "recovery_time_level")),
+        # a level exactly where there is a value
+        *(E.ExpectColumnValuesToNotBeNull(column=level, row_condition=f"{value}.notnull()", condition_parser="pandas")
+          for value, level in (("successful_deployments", "deployment_frequency_level"),
+                               ("median_lead_time_hours", "lead_time_level"),
+                               ("change_failure_rate", "change_failure_rate_level"),
+                               ("median_recovery_hours", "recovery_time_level"))),
+    ]
+
+
 # Mart name (schema `marts`) -> expectations. Every published mart must have an entry.
 MART_SUITES: dict[str, SuiteBuilder] = {
     "fct_deployments": _mart_fct_deployments,
@@ -450,4 +472,5 @@ MART_SUITES: dict[str, SuiteBuilder] = {
     "kpi_period": _mart_kpi_period,
     "kpi_daily": _mart_kpi_daily,
     "dim_kpis": _mart_dim_kpis,
+    "dora_metrics": _mart_dora_metrics,
 }

@@ -6,11 +6,12 @@ Both the dbt marts (model `meta.kpi_id`) and the simulator's ground truth
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from kpi.config import PROJECT_ROOT
 
@@ -78,9 +79,130 @@ class KpiDefinition(BaseModel):
         return self
 
 
+def _number(value: object) -> object:
+    """A threshold: a number, or a fraction written "1/7" (kept exact until it becomes a float)."""
+    if isinstance(value, str) and "/" in value:
+        numerator, _, denominator = value.partition("/")
+        try:
+            return float(Fraction(int(numerator.strip()), int(denominator.strip())))
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"expected a number or a fraction like 1/7, got {value!r}") from None
+    return value
+
+
+Threshold = Annotated[float, BeforeValidator(_number)]
+OPERATORS = ("at_least", "above", "at_most", "below")  # >=, >, <=, <
+HIGHER_OPERATORS = {"at_least", "above"}
+
+
+class Condition(BaseModel):
+    """A comparison of a value with a threshold: exactly one of at_least (>=), above (>),
+    at_most (<=) or below (<). Shared by the DORA levels and the team scorecards."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at_least: Threshold | None = None
+    above: Threshold | None = None
+    at_most: Threshold | None = None
+    below: Threshold | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Condition":
+        given = [name for name in OPERATORS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(OPERATORS)} (got {', '.join(given) or 'none'})")
+        return self
+
+    @property
+    def operator(self) -> str:
+        return next(name for name in OPERATORS if getattr(self, name) is not None)
+
+    @property
+    def threshold(self) -> float:
+        return getattr(self, self.operator)
+
+    def holds(self, value: float) -> bool:
+        """Whether `value` satisfies the condition (the SQL macro condition_holds says the same)."""
+        threshold = self.threshold
+        return {"at_least": value >= threshold, "above": value > threshold,
+                "at_most": value <= threshold, "below": value < threshold}[self.operator]
+
+
+DORA_LEVELS = ("elite", "high", "medium", "low")
+
+
+class DoraLevel(Condition):
+    """One DORA performance level: it holds when its condition holds (checked elite first);
+    the last level (low) has no condition and takes every other value."""
+
+    level: Literal["elite", "high", "medium", "low"]
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "DoraLevel":
+        given = [name for name in OPERATORS if getattr(self, name) is not None]
+        if self.level == "low":
+            if given:
+                raise ValueError("low is every value the other levels leave: it takes no threshold")
+        elif len(given) != 1:
+            raise ValueError(f"level {self.level}: give exactly one of {', '.join(OPERATORS)}")
+        return self
+
+
+class DoraKey(BaseModel):
+    """One of the four keys: which KPI, what is compared (`value`: the KPI's period value;
+    `per_day`: the value / days in the period), the exact rule, and the levels."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kpi_id: str
+    measure: Literal["value", "per_day"]
+    rule: str = Field(min_length=40)
+    levels: list[DoraLevel]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "DoraKey":
+        if tuple(level.level for level in self.levels) != DORA_LEVELS:
+            raise ValueError(f"{self.kpi_id}: levels must be {', '.join(DORA_LEVELS)}, in that order")
+        operators = {level.operator for level in self.levels[:-1]}
+        if not (operators <= HIGHER_OPERATORS or operators.isdisjoint(HIGHER_OPERATORS)):
+            raise ValueError(f"{self.kpi_id}: the levels mix 'higher' (at_least, above) and 'lower' (at_most, below) "
+                             "thresholds")
+        thresholds = [level.threshold for level in self.levels[:-1]]
+        higher = operators <= HIGHER_OPERATORS
+        if thresholds != sorted(thresholds, reverse=higher):
+            raise ValueError(f"{self.kpi_id}: thresholds must {'fall' if higher else 'rise'} from elite to medium "
+                             f"(got {thresholds})")
+        return self
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.levels[0].operator in HIGHER_OPERATORS
+
+    def level_of(self, value: float | None, days_in_period: int) -> str | None:
+        """The level of a period's value (None: no data, no level)."""
+        if value is None:
+            return None
+        measured = value / days_in_period if self.measure == "per_day" else value
+        return next(level.level for level in self.levels if level.level == "low" or level.holds(measured))
+
+
+class DoraLevels(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(min_length=40)
+    keys: list[DoraKey]
+
+    def key(self, kpi_id: str) -> DoraKey:
+        for key in self.keys:
+            if key.kpi_id == kpi_id:
+                return key
+        raise KeyError(f"no DORA levels for {kpi_id!r}")
+
+
 class KpiCatalogue(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kpis: list[KpiDefinition]
+    dora_levels: DoraLevels
 
     @model_validator(mode="after")
     def _unique(self) -> "KpiCatalogue":
@@ -89,6 +211,14 @@ class KpiCatalogue(BaseModel):
             duplicates = sorted({v for v in values if values.count(v) > 1})
             if duplicates:
                 raise ValueError(f"duplicate KPI {attribute}: {', '.join(duplicates)}")
+        dora = sorted(kpi.id for kpi in self.kpis if kpi.family == "dora")
+        keyed = [key.kpi_id for key in self.dora_levels.keys]
+        if sorted(keyed) != dora:
+            raise ValueError(f"dora_levels.keys must name each DORA KPI once ({', '.join(dora)}); got {', '.join(keyed)}")
+        for key in self.dora_levels.keys:
+            if key.higher_is_better != (self.get(key.kpi_id).direction == "higher_is_better"):
+                raise ValueError(f"dora_levels {key.kpi_id}: elite must be the better end "
+                                 f"({self.get(key.kpi_id).direction})")
         return self
 
     def get(self, kpi_id: str) -> KpiDefinition:
@@ -116,6 +246,20 @@ def kpi_reference_rows(catalogue: KpiCatalogue | None = None) -> list[dict]:
         "period_rule": " ".join(kpi.period_aggregation.rule.split()),
     } for kpi in catalogue.kpis]
 
+
+def dora_level_reference_rows(catalogue: KpiCatalogue | None = None) -> list[dict]:
+    """The DORA thresholds as rows of raw.config__dora_levels (one per key and level), so
+    dora_metrics reads them from the catalogue, the one place they are written."""
+    catalogue = catalogue or load_catalogue()
+    return [{
+        "kpi_id": key.kpi_id, "measure": key.measure, "level": level.level, "level_rank": rank,
+        "operator": None if level.level == "low" else level.operator,
+        "threshold": None if level.level == "low" else level.threshold,
+    } for key in catalogue.dora_levels.keys for rank, level in enumerate(key.levels, start=1)]
+
+
+DORA_LEVEL_REFERENCE_COLUMNS = {"kpi_id": "VARCHAR", "measure": "VARCHAR", "level": "VARCHAR", "level_rank": "INTEGER",
+                                "operator": "VARCHAR", "threshold": "DOUBLE"}
 
 KPI_REFERENCE_COLUMNS = {
     "kpi_id": "VARCHAR", "name": "VARCHAR", "family": "VARCHAR", "unit": "VARCHAR", "direction": "VARCHAR",

@@ -293,11 +293,21 @@ def load_raw(config: PipelineConfig, audited: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_kpi_reference_tables(loader: WarehouseLoader) -> None:
-    """The KPI catalogue (config/kpi_catalogue.yaml) as raw.config__kpis: the period
-    models read how each KPI aggregates to a period from it."""
-    from kpi.catalogue import KPI_REFERENCE_COLUMNS, kpi_reference_rows
+    """The KPI catalogue (config/kpi_catalogue.yaml) as raw.config__kpis and its DORA
+    thresholds as raw.config__dora_levels: the period models read how each KPI aggregates
+    to a period, and dora_metrics the levels, from the one place they are written."""
+    from kpi.catalogue import (
+        DORA_LEVEL_REFERENCE_COLUMNS,
+        KPI_REFERENCE_COLUMNS,
+        dora_level_reference_rows,
+        kpi_reference_rows,
+        load_catalogue,
+    )
 
-    loader.load_reference_table("config__kpis", kpi_reference_rows(), columns=KPI_REFERENCE_COLUMNS)
+    catalogue = load_catalogue()
+    loader.load_reference_table("config__kpis", kpi_reference_rows(catalogue), columns=KPI_REFERENCE_COLUMNS)
+    loader.load_reference_table("config__dora_levels", dora_level_reference_rows(catalogue),
+                                columns=DORA_LEVEL_REFERENCE_COLUMNS)
 
 
 # A git remote as Jenkins records it: https://host/owner/repo(.git) or git@host:owner/repo.git

@@ -43,3 +43,15 @@
     {%- endif %}
     {%- endfor %}
 {%- endmacro %}
+
+{#- Whether `value` satisfies a threshold condition (operator at_least >=, above >, at_most
+    <=, below <), as the catalogue's DORA levels and the scorecard rules write them; null
+    when the value is null. -#}
+{% macro condition_holds(value, operator, threshold) -%}
+    (case {{ operator }}
+        when 'at_least' then {{ value }} >= {{ threshold }}
+        when 'above' then {{ value }} > {{ threshold }}
+        when 'at_most' then {{ value }} <= {{ threshold }}
+        when 'below' then {{ value }} < {{ threshold }}
+    end)
+{%- endmacro %}
