@@ -5,15 +5,22 @@ Reads top to bottom like the data flow. The work lives in `kpi.pipeline`; this f
 wires it, so parsing it does no I/O. Credentials come from the Airflow connections named
 in config/pipeline.yaml (github_default, jira_default, jenkins_default, gitlab_default).
 
-Scope failures: `extract_scope` (one mapped task per repository, project or job) does not raise for a
-scope that fails for a known reason (permission, revoked token, retries exhausted,
-rate limit deferred, repository gone); it returns the scope's status instead, so one
-broken repository neither blocks the others' data nor burns Airflow retries on an error
-that retrying cannot fix. Every good scope is audited, loaded and published, and the last
-task, `check_scopes`, fails the run with a message naming the connection and each failed
-scope. (A failed mapped task alone would not do: its downstream tasks would be
-upstream_failed, dropping every other scope's data, and a DAG run's state follows its leaf
-tasks.) Unexpected errors (bugs) still fail the mapped task and get Airflow's retries.
+Scope failures: `extract_<source>` (one mapped task per repository, project or job, in
+the source's pool `kpi_api_<source>`) does not raise for a scope that fails for a known
+reason (permission, revoked token, retries exhausted, rate limit deferred, repository
+gone); it returns the scope's status instead, so one broken repository neither blocks the
+others' data nor burns Airflow retries on an error that retrying cannot fix. Every good
+scope is audited and loaded; a batch failing its audit is quarantined with its scope; the
+published warehouse is replaced only by a night without failures (config
+`publish.when_scopes_fail`), and the last task, `check_scopes`, fails the run with a
+message naming the connection and each failed scope or quarantined batch. (A failed
+mapped task alone would not do: its downstream tasks would be upstream_failed, dropping
+every other scope's data, and a DAG run's state follows its leaf tasks.) Unexpected errors
+(bugs) still fail the mapped task and get Airflow's retries. Every task that fails for
+good alerts through the `kpi_alerts` connection.
+
+Pools (`kpi airflow-pools --apply` creates them): `kpi_warehouse` (1 slot) for every task
+that opens the working DuckDB file, `kpi_api_<source>` for each source's extraction.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+from kpi.airflow_pools import SOURCES, WAREHOUSE_POOL, api_pool
 
 RAW = Asset(name="kpi_raw", uri="kpi://warehouse/raw")
 MARTS = Asset(name="kpi_marts", uri="kpi://warehouse/marts")
@@ -40,6 +49,11 @@ def _run_id() -> str:
 
 def _full_refresh() -> bool:
     return bool(get_current_context()["params"].get("full_refresh"))
+
+
+def _flatten(results_per_source: list) -> list[dict]:
+    """The mapped extractions of every source as one list (a skipped one holds nothing)."""
+    return [result for results in results_per_source for result in (results or [])]
 
 
 def _alert(context) -> None:
@@ -68,69 +82,83 @@ def _alert(context) -> None:
     doc_md=__doc__,
 )
 def kpi_nightly():
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def extract_listings() -> list[str]:
         """GitHub orgs' repository listings, GitLab groups' project listings."""
         from kpi.pipeline import extract_listings as extract
 
         return extract(_config(), _run_id(), _full_refresh())
 
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def plan_scopes(listing_manifests: list[str]) -> list[dict]:
+        """Tonight's scopes of every source, with their stored state."""
         from kpi.pipeline import plan_scopes as plan
 
         return plan(_config(), listing_manifests)
 
-    @task(map_index_template="{{ scope_label }}", max_active_tis_per_dag=4)
+    @task
+    def scopes_of(planned: list[dict], source: str) -> list[dict]:
+        """One source's scopes (none for a source that is not configured)."""
+        return [scope for scope in planned if scope["source"] == source]
+
+    @task(map_index_template="{{ scope_label }}")
     def extract_scope(scope: dict) -> dict:
         from kpi.pipeline import extract_source_scope as extract
 
         get_current_context()["scope_label"] = f"{scope['source']}:{scope['scope']}"  # names the mapped task
         return extract(_config(), scope, _run_id(), _full_refresh())
 
-    @task
-    def audit_batches(listing_manifests: list[str], results: list[dict]) -> dict:
+    # An empty mapping (a source with no scopes) is skipped: what follows still runs.
+    @task(trigger_rule="none_failed")
+    def audit_batches(listing_manifests: list[str], results: list) -> dict:
         """Great Expectations on every batch; a failing scope is set aside for quarantine."""
         from kpi.pipeline import audit_batches as audit
         from kpi.pipeline import scope_manifests
 
-        return audit([*listing_manifests, *scope_manifests(list(results))])
+        return audit([*listing_manifests, *scope_manifests(_flatten(results))])
 
-    @task(outlets=[RAW], retries=0)
+    @task(outlets=[RAW], retries=0, pool=WAREHOUSE_POOL)
     def load_raw(audited: dict) -> dict:
         from kpi.pipeline import load_raw as load
 
         return load(_config(), audited)
 
-    @task(outlets=[MARTS], retries=0)
+    @task(outlets=[MARTS], retries=0, pool=WAREHOUSE_POOL)
     def dbt_build() -> None:
         from kpi.pipeline import build_marts
 
         build_marts(_config())
 
-    @task(retries=0)
+    @task(retries=0, pool=WAREHOUSE_POOL)
     def audit_marts() -> int:
         from kpi.pipeline import audit_marts as audit
 
         return audit(_config())
 
-    @task(outlets=[PUBLISHED])
-    def publish(results: list[dict], audited: dict) -> dict:
+    @task(outlets=[PUBLISHED], pool=WAREHOUSE_POOL, trigger_rule="none_failed")
+    def publish(results: list, audited: dict) -> dict:
         """Swap in the new published warehouse, unless a scope failed or was quarantined."""
         from kpi.pipeline import publish as publish_warehouse
 
-        return publish_warehouse(_config(), _run_id(), list(results), audited)
+        return publish_warehouse(_config(), _run_id(), _flatten(results), audited)
 
-    @task(retries=0)
-    def check_scopes(results: list[dict], audited: dict) -> dict:
+    @task(retries=0, trigger_rule="none_failed")
+    def check_scopes(results: list, audited: dict) -> dict:
         """Fails the run, naming each failed scope and quarantined batch, after the good
         scopes were loaded."""
         from kpi.pipeline import check_scopes as check
 
-        return check(list(results), audited)
+        return check(_flatten(results), audited)
 
     listing_manifests = extract_listings()
-    extracted = extract_scope.expand(scope=plan_scopes(listing_manifests))
+    planned = plan_scopes(listing_manifests)
+    # One mapped task per source, each in its own pool: the API calls of one source are
+    # capped (sources.<source>.max_parallel_scopes) whatever the others do.
+    extracted = [
+        extract_scope.override(task_id=f"extract_{source}", pool=api_pool(source)).expand(
+            scope=scopes_of.override(task_id=f"scopes_{source}")(planned, source))
+        for source in SOURCES
+    ]
     audited = audit_batches(listing_manifests, extracted)
     loaded = load_raw(audited)
     built = dbt_build()

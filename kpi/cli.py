@@ -101,6 +101,21 @@ def config_validate(path: Optional[Path] = typer.Argument(None, help="pipeline.y
     typer.echo(f"ok: {len(loaded.teams)} teams; {sources}")
 
 
+@app.command("airflow-pools")
+def airflow_pools(
+    apply: bool = typer.Option(False, "--apply", help="create or resize them with `airflow pools set`"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """The Airflow pools kpi_nightly runs in (warehouse writer, API calls per source); run with
+    --apply after `airflow db migrate`: a task in a missing pool is never scheduled."""
+    from kpi.airflow_pools import apply_pools, pool_definitions
+
+    loaded = _load(config)
+    pools = apply_pools(loaded) if apply else pool_definitions(loaded)
+    for pool in pools:
+        typer.echo(f"{pool.name}\t{pool.slots}\t{pool.description}")
+
+
 @app.command()
 def catalogue() -> None:
     """Print the KPI catalogue as markdown (the README's KPI section is this output)."""

@@ -53,6 +53,9 @@ class _HttpSource(_Strict):
     overlap_hours: float = Field(default=72, ge=0, description="re-read window behind the watermark")
     max_rate_limit_wait_seconds: float = Field(default=900, ge=0)
     allow_insecure_http: bool = Field(default=False, description="permit http:// to a non-loopback host")
+    max_parallel_scopes: int = Field(
+        default=4, ge=1, le=64,
+        description="scopes extracted at once (the size of the source's Airflow pool kpi_api_<source>)")
 
     @field_validator("base_url")
     @classmethod

@@ -63,21 +63,25 @@ def simulator_connections(server: Any, credentials: Any) -> dict[str, str]:
 
 
 def _airflow() -> str:
-    candidate = Path(sys.executable).with_name("airflow")
-    return str(candidate) if candidate.exists() else "airflow"
+    from kpi.airflow_pools import airflow_executable
+
+    return airflow_executable()
 
 
 def run_dag_with_airflow(env: dict[str, str], logical_date: date, log_file: Path) -> None:
-    """`airflow db migrate` (idempotent) then `airflow dags test kpi_nightly <date>`."""
+    """`airflow db migrate` and `kpi airflow-pools --apply` (both idempotent), then
+    `airflow dags test kpi_nightly <date>`."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("a", encoding="utf-8") as log:
-        for args in (["db", "migrate"], ["dags", "test", "kpi_nightly", logical_date.isoformat()]):
-            log.write(f"\n$ airflow {' '.join(args)}\n")
+        kpi = str(Path(_airflow()).with_name("kpi"))
+        for command in ([_airflow(), "db", "migrate"], [kpi, "airflow-pools", "--apply"],
+                        [_airflow(), "dags", "test", "kpi_nightly", logical_date.isoformat()]):
+            log.write(f"\n$ {' '.join(command)}\n")
             log.flush()
-            completed = subprocess.run([_airflow(), *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+            completed = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT)
             # `dags test` exits non-zero when the run fails.
             if completed.returncode != 0:
-                raise RuntimeError(f"`airflow {' '.join(args)}` failed (exit {completed.returncode}); see {log_file}")
+                raise RuntimeError(f"`{' '.join(command[1:])}` failed (exit {completed.returncode}); see {log_file}")
 
 
 def published_summary(published: Path) -> dict[str, Any]:
