@@ -464,6 +464,23 @@ def _mart_dora_metrics(now: datetime) -> list[gx.expectations.Expectation]:
     ]
 
 
+def _mart_kpi_scorecard(now: datetime) -> list[gx.expectations.Expectation]:
+    return [
+        E.ExpectCompoundColumnsToBeUnique(column_list=["team", "period_grain", "period_start", "kpi_id"]),
+        E.ExpectColumnValuesToNotBeNull(column="team"),
+        E.ExpectColumnValuesToNotBeNull(column="points"),
+        E.ExpectColumnValuesToBeInSet(column="status", value_set=["met", "missed", "not_met", "no_data"]),
+        # met adds, missed takes, anything else scores nothing
+        E.ExpectColumnValuesToBeBetween(column="points", min_value=1, row_condition='status == "met"',
+                                        condition_parser="pandas"),
+        E.ExpectColumnValuesToBeBetween(column="points", max_value=-1, row_condition='status == "missed"',
+                                        condition_parser="pandas"),
+        E.ExpectColumnValuesToBeInSet(column="points", value_set=[0], row_condition='status in ["not_met", "no_data"]',
+                                      condition_parser="pandas"),
+        E.ExpectColumnValuesToBeNull(column="value", row_condition='status == "no_data"', condition_parser="pandas"),
+    ]
+
+
 # Mart name (schema `marts`) -> expectations. Every published mart must have an entry.
 MART_SUITES: dict[str, SuiteBuilder] = {
     "fct_deployments": _mart_fct_deployments,
@@ -473,4 +490,5 @@ MART_SUITES: dict[str, SuiteBuilder] = {
     "kpi_daily": _mart_kpi_daily,
     "dim_kpis": _mart_dim_kpis,
     "dora_metrics": _mart_dora_metrics,
+    "kpi_scorecard": _mart_kpi_scorecard,
 }

@@ -197,6 +197,15 @@ class PipelineConfig(_Strict):
     deployments: DeploymentRules
     teams: list[Team] = Field(min_length=1)
     unassigned_team: str = Field(default="unassigned", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    scorecards: str | None = Field(
+        default=None, description="the teams' KPI scorecard rules (kpi.scorecards); relative to the project root")
+
+    @property
+    def scorecards_path(self) -> Path | None:
+        if self.scorecards is None:
+            return None
+        path = Path(self.scorecards)
+        return path if path.is_absolute() else PROJECT_ROOT / path
 
     @model_validator(mode="after")
     def _team_names_unique(self) -> "PipelineConfig":
@@ -315,6 +324,11 @@ def load_config(path: Path | str | None = None) -> PipelineConfig:
             + ". Put tokens in an Airflow connection (e.g. github_default) or an environment variable."
         )
     try:
-        return PipelineConfig.model_validate(raw)
+        config = PipelineConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(config_path, exc)) from None
+    if config.scorecards_path is not None:  # the teams' scorecards are checked with the teams they name
+        from kpi.scorecards import load_scorecards
+
+        load_scorecards(config.scorecards_path, {team.name for team in config.teams} | {config.unassigned_team})
+    return config

@@ -288,6 +288,7 @@ def load_raw(config: PipelineConfig, audited: dict[str, Any]) -> dict[str, Any]:
                                 columns={"job": "VARCHAR", "repository": "VARCHAR"})
     loader.load_reference_table("config__teams", [{"team": team} for team in teams])
     load_kpi_reference_tables(loader)
+    load_scorecard_reference_table(loader, config)
     return {"batches": len(manifests), "repositories": len(repositories), "inserted": report.inserted,
             "updated": report.updated, "quarantined_batches": len(held), "quarantined_records": quarantined_records}
 
@@ -308,6 +309,20 @@ def load_kpi_reference_tables(loader: WarehouseLoader) -> None:
     loader.load_reference_table("config__kpis", kpi_reference_rows(catalogue), columns=KPI_REFERENCE_COLUMNS)
     loader.load_reference_table("config__dora_levels", dora_level_reference_rows(catalogue),
                                 columns=DORA_LEVEL_REFERENCE_COLUMNS)
+
+
+def load_scorecard_reference_table(loader: WarehouseLoader, config: PipelineConfig) -> int:
+    """The teams' scorecard rules (the file `scorecards:` names; none without it) as
+    raw.config__scorecard_rules, which marts.kpi_scorecard reads. Returns the rule count."""
+    from kpi.scorecards import SCORECARD_RULE_COLUMNS, Scorecards, load_scorecards
+
+    scorecards = Scorecards()
+    if config.scorecards_path is not None:
+        scorecards = load_scorecards(config.scorecards_path,
+                                     {team.name for team in config.teams} | {config.unassigned_team})
+    rows = scorecards.rule_rows()
+    loader.load_reference_table("config__scorecard_rules", rows, columns=SCORECARD_RULE_COLUMNS)
+    return len(rows)
 
 
 # A git remote as Jenkins records it: https://host/owner/repo(.git) or git@host:owner/repo.git

@@ -13,6 +13,7 @@ One function per entry of `config/kpi_catalogue.yaml`, named by its `truth` fiel
     kpi_period, kpi_daily: every KPI per week, month and quarter (per day), per team and
     repository, from the same facts (simulator.truth_period)
     dora_metrics: the four keys per team and period with their DORA levels (simulator.truth_scores)
+    kpi_scorecard: each team's scorecard rules judged per period, points and totals (simulator.truth_scores)
 
 Every one accepts the whole `Simulation` as its first argument; those that read
 GitHub only (deployment_frequency, lead_time_for_changes, change_failure_rate,
@@ -56,13 +57,13 @@ from simulator.truth_dora import (
     rolled_back_deployments,
 )
 from simulator.truth_period import kpi_daily, kpi_period, kpi_period_values
-from simulator.truth_scores import dora_metrics
+from simulator.truth_scores import dora_metrics, kpi_scorecard
 from simulator.truth_security import security_alerts
 
 __all__ = [
     "FAILED", "PENDING", "SUCCESSFUL", "api_documentation_coverage", "change_failure_rate",
     "code_standard_findings", "deployment_frequency", "dora_metrics", "deployment_result", "github_artifact_facts",
-    "incident_attributions", "incidents", "kpi_daily", "kpi_period", "kpi_period_values", "lead_time_for_changes", "lead_time_pull_requests", "performance",
+    "incident_attributions", "incidents", "kpi_daily", "kpi_period", "kpi_period_values", "kpi_scorecard", "lead_time_for_changes", "lead_time_pull_requests", "performance",
     "production_bugs", "production_deployments", "recovery_events", "recovery_time", "release_delay_summary",
     "release_delays", "release_on_time", "rollbacks", "rolled_back_deployments", "security_alerts", "test_coverage", "week_start",
 ]

@@ -65,3 +65,44 @@ def dora_metrics(period_rows: Iterable[dict], catalogue: Any = None) -> list[dic
             "recovery_time_level": level("failed_deployment_recovery_time"),
         })
     return rows
+
+
+def kpi_scorecard(period_rows: Iterable[dict], scorecards: Any) -> list[dict]:
+    """Every team's scorecard rules judged for every period of the scorecard's grain.
+
+    `period_rows`: the kpi_period truth; `scorecards`: kpi.scorecards.Scorecards (the
+    validated config/scorecards.yaml). For each rule and period, the team's value for the
+    period and its status: no_data (value None; 0 points), met (the rule's target holds;
+    its points), missed (its floor holds; its negative points), else not_met (0); then per
+    team and period: total_points, rules_met, rules_missed, rules_without_data. Sorted by
+    (team, period_grain, period_start, kpi_id)."""
+    rows = list(period_rows)
+    values = {(r["team"], r["period_grain"], r["period_start"], r["kpi_id"]): r for r in rows if r["repository"] is None}
+    result = []
+    for card in scorecards.scorecards:
+        starts = sorted({start for team, grain, start, _ in values if team == card.team and grain == card.period_grain})
+        for start in starts:
+            judged = []
+            for rule in card.rules:
+                row = values[(card.team, card.period_grain, start, rule.kpi_id)]
+                value = row["value"]
+                if value is None:
+                    status, points = "no_data", 0
+                elif rule.met is not None and rule.met.holds(value):
+                    status, points = "met", rule.met.points
+                elif rule.missed is not None and rule.missed.holds(value):
+                    status, points = "missed", rule.missed.points
+                else:
+                    status, points = "not_met", 0
+                judged.append({
+                    "team": card.team, "period_grain": card.period_grain, "period_start": start,
+                    "period_end": row["period_end"], "is_complete": row["is_complete"], "kpi_id": rule.kpi_id,
+                    "rule": rule.describe(), "description": rule.description, "value": value, "status": status,
+                    "is_met": None if status == "no_data" else status == "met", "points": points,
+                })
+            totals = {"total_points": sum(r["points"] for r in judged),
+                      "rules_met": sum(r["status"] == "met" for r in judged),
+                      "rules_missed": sum(r["status"] == "missed" for r in judged),
+                      "rules_without_data": sum(r["status"] == "no_data" for r in judged)}
+            result += [{**r, **totals} for r in judged]
+    return sorted(result, key=lambda r: (r["team"], r["period_grain"], r["period_start"], r["kpi_id"]))

@@ -70,7 +70,7 @@ def test_every_mart_on_postgres_equals_duckdb(postgres_marts):
         expected = {name: sorted(con.execute(f'select * from marts."{name}"').fetchall(), key=_sort_key) for name in marts}
         columns = {name: [c[0] for c in con.execute(f'select * from marts."{name}" limit 0').description] for name in marts}
     assert len(marts) >= 15
-    assert {"kpi_period", "kpi_daily", "dim_kpis", "kpi_release_on_time", "dora_metrics"} <= set(marts)
+    assert {"kpi_period", "kpi_daily", "dim_kpis", "kpi_release_on_time", "dora_metrics", "kpi_scorecard"} <= set(marts)
     with postgres_marts["connection"].cursor() as cursor:
         for name in marts:
             cursor.execute(f'select {", ".join(chr(34) + c + chr(34) for c in columns[name])} from marts."{name}"')
