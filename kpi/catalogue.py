@@ -299,4 +299,30 @@ def render_markdown(catalogue: KpiCatalogue | None = None) -> str:
             + " ".join(kpi.period_aggregation.rule.split()),
             "",
         ]
+    lines += _render_dora_levels(catalogue)
     return "\n".join(lines + [README_END])
+
+
+_SYMBOLS = {"at_least": "≥", "above": ">", "at_most": "≤", "below": "<"}
+
+
+def _render_dora_levels(catalogue: KpiCatalogue) -> list[str]:
+    """The DORA levels as a table, the exact rule per key, and the source, verbatim."""
+    def bound(level: DoraLevel, measure: str) -> str:
+        if level.level == "low":
+            return "otherwise"
+        threshold = level.threshold
+        shown = f"1/{round(1 / threshold)}" if measure == "per_day" and 0 < threshold < 1 else f"{threshold:g}"
+        return f"{_SYMBOLS[level.operator]} {shown}"
+
+    lines = ["#### DORA performance levels (`dora_levels`, read by `marts.dora_metrics`)", "",
+             "| key | measure | elite | high | medium | low |", "|---|---|---|---|---|---|"]
+    for key in catalogue.dora_levels.keys:
+        measure = "value / days in the period" if key.measure == "per_day" else "the period's value"
+        lines.append(f"| {catalogue.get(key.kpi_id).name} (`{key.kpi_id}`) | {measure} | "
+                     + " | ".join(bound(level, key.measure) for level in key.levels) + " |")
+    lines.append("")
+    for key in catalogue.dora_levels.keys:
+        lines += [f"- `{key.kpi_id}`: " + " ".join(key.rule.split())]
+    lines += ["", "*Source:* " + " ".join(catalogue.dora_levels.source.split()), ""]
+    return lines
