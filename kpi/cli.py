@@ -14,8 +14,11 @@ from kpi.config import ConfigError, load_config
 app = typer.Typer(help="Engineering-metrics warehouse: OKR first, KPI in support.", no_args_is_help=True)
 config_app = typer.Typer(help="Check the pipeline configuration.", no_args_is_help=True)
 simulator_app = typer.Typer(help="The local GitHub stand-in and its ground truth.", no_args_is_help=True)
+okr_app = typer.Typer(help="OKRs as code (config/okrs/<period>.yaml): validate them, review a quarter.",
+                      no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(simulator_app, name="simulator")
+app.add_typer(okr_app, name="okr")
 
 ConfigOption = typer.Option(None, "--config", "-c", help="pipeline.yaml (default: $KPI_CONFIG or config/pipeline.yaml)")
 
@@ -99,6 +102,28 @@ def config_validate(path: Optional[Path] = typer.Argument(None, help="pipeline.y
     sources = ", ".join(f"{name} at {source.base_url}" for name in ("github", "jira", "jenkins", "gitlab")
                         if (source := getattr(loaded.sources, name)) is not None)
     typer.echo(f"ok: {len(loaded.teams)} teams; {sources}")
+
+
+@okr_app.command("validate")
+def okr_validate(
+    directory: Optional[Path] = typer.Argument(None, help="folder of <period>.yaml files (default config/okrs)"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Validate every OKR file of the folder; each error names the file, the line and what was expected."""
+    from kpi.okrs import OKR_DIR, OkrValidationError, load_okrs
+
+    if directory is not None and not directory.is_dir():
+        typer.echo(f"{directory}: not a folder (expected the folder of the <period>.yaml OKR files)", err=True)
+        raise typer.Exit(2)
+    loaded = _load(config)
+    try:
+        okrs = load_okrs(directory or OKR_DIR, config=loaded)
+    except OkrValidationError as exc:
+        typer.echo(str(exc), err=True)
+        typer.echo(f"{len(exc.errors)} error(s)", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"ok: {len(okrs.objective_rows())} objectives, {len(okrs.key_result_rows())} key results "
+               f"in {len(okrs.periods)} period(s)")
 
 
 @app.command("airflow-pools")
