@@ -481,8 +481,57 @@ def _mart_kpi_scorecard(now: datetime) -> list[gx.expectations.Expectation]:
     ]
 
 
+_OKR_STATUSES = ["no_data", "on_track", "at_risk", "off_track"]
+
+
+def _mart_okr_key_results(now: datetime) -> list[gx.expectations.Expectation]:
+    return [
+        E.ExpectColumnValuesToBeUnique(column="key_result_id"),
+        E.ExpectColumnValuesToNotBeNull(column="objective_id"),
+        E.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1),
+        E.ExpectColumnValuesToBeBetween(column="expected_progress", min_value=0, max_value=1),
+        E.ExpectColumnValuesToBeBetween(column="weight", min_value=0, max_value=1, strict_min=True),
+        E.ExpectColumnValuesToBeInSet(column="status", value_set=_OKR_STATUSES),
+        # no data is said as no data, never scored as 0
+        E.ExpectColumnValuesToBeNull(column="score", row_condition='status == "no_data"', condition_parser="pandas"),
+        E.ExpectColumnValuesToNotBeNull(column="score", row_condition='status != "no_data"', condition_parser="pandas"),
+    ]
+
+
+def _mart_okr_objectives(now: datetime) -> list[gx.expectations.Expectation]:
+    return [
+        E.ExpectColumnValuesToBeUnique(column="objective_id"),
+        E.ExpectColumnValuesToNotBeNull(column="owner_team"),
+        E.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1),
+        E.ExpectColumnValuesToBeInSet(column="objective_type", value_set=["committed", "aspirational"]),
+        E.ExpectColumnValuesToBeInSet(column="status", value_set=_OKR_STATUSES),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="key_results", column_B="key_results_with_data",
+                                                  or_equal=True),
+    ]
+
+
+def _mart_okr_alignment(now: datetime) -> list[gx.expectations.Expectation]:
+    return [
+        E.ExpectColumnValuesToBeUnique(column="objective_id"),
+        E.ExpectColumnValuesToBeBetween(column="depth", min_value=0),
+        E.ExpectColumnValuesToNotBeNull(column="root_objective_id"),
+    ]
+
+
+def _mart_okr_history(now: datetime) -> list[gx.expectations.Expectation]:
+    return [
+        E.ExpectCompoundColumnsToBeUnique(column_list=["key_result_id", "week_start"]),
+        E.ExpectColumnValuesToBeInSet(column="status", value_set=_OKR_STATUSES),
+        E.ExpectColumnValuesToBeBetween(column="measured_at", max_value=now + CLOCK_SKEW),
+    ]
+
+
 # Mart name (schema `marts`) -> expectations. Every published mart must have an entry.
 MART_SUITES: dict[str, SuiteBuilder] = {
+    "okr_key_results": _mart_okr_key_results,
+    "okr_objectives": _mart_okr_objectives,
+    "okr_alignment": _mart_okr_alignment,
+    "okr_history": _mart_okr_history,
     "fct_deployments": _mart_fct_deployments,
     "kpi_deployment_frequency": _mart_kpi_deployment_frequency,
     "kpi_release_on_time": _mart_kpi_release_on_time,

@@ -41,7 +41,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -618,7 +618,8 @@ class WarehouseLoader:
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
             rows_path = Path(tmp) / f"{table}.jsonl"
-            rows_path.write_text("".join(json.dumps(row, sort_keys=True) + "\n" for row in rows), encoding="utf-8")
+            rows_path.write_text("".join(json.dumps(row, sort_keys=True, default=_iso) + "\n" for row in rows),
+                                 encoding="utf-8")
             with duckdb.connect(str(self.db_path)) as con:
                 con.execute("BEGIN TRANSACTION")
                 try:
@@ -645,6 +646,13 @@ class WarehouseLoader:
                     con.execute("ROLLBACK")
                     raise LoadError(f"raw.{table}", f"{type(exc).__name__}: {exc}") from exc
         return count
+
+
+def _iso(value: Any) -> str:
+    """Dates and times of reference rows as ISO 8601 (what read_json parses into DATE/TIMESTAMP)."""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _is_newer(candidate: str | None, current: str | None) -> bool:

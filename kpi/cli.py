@@ -117,13 +117,36 @@ def okr_validate(
         raise typer.Exit(2)
     loaded = _load(config)
     try:
-        okrs = load_okrs(directory or OKR_DIR, config=loaded)
+        okrs = load_okrs(directory or loaded.okrs_dir or OKR_DIR, config=loaded)
     except OkrValidationError as exc:
         typer.echo(str(exc), err=True)
         typer.echo(f"{len(exc.errors)} error(s)", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"ok: {len(okrs.objective_rows())} objectives, {len(okrs.key_result_rows())} key results "
                f"in {len(okrs.periods)} period(s)")
+
+
+@okr_app.command("review")
+def okr_review(
+    period: str = typer.Option(..., "--period", help="the OKR period, e.g. 2026-Q4"),
+    team: Optional[str] = typer.Option(None, "--team", help="one team's objectives and scorecard only"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Quarterly review from the published warehouse: objectives with key-result scores and
+    status, the alignment tree and the teams' KPI scorecards with points; prints a summary
+    and writes a self-contained HTML page under data/okr-review/."""
+    from rich.console import Console
+
+    from kpi.okr_review import ReviewError, load_review, print_review, write_review
+
+    loaded = _load(config)
+    try:
+        review = load_review(loaded.published_warehouse, period, team)
+    except ReviewError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    print_review(review, Console())
+    typer.echo(f"written: {write_review(review, loaded.data_dir / 'okr-review')}")
 
 
 @app.command("airflow-pools")

@@ -199,6 +199,15 @@ class PipelineConfig(_Strict):
     unassigned_team: str = Field(default="unassigned", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     scorecards: str | None = Field(
         default=None, description="the teams' KPI scorecard rules (kpi.scorecards); relative to the project root")
+    okrs: str | None = Field(
+        default=None, description="folder of the OKR files <period>.yaml (kpi.okrs); relative to the project root")
+
+    @property
+    def okrs_dir(self) -> Path | None:
+        if self.okrs is None:
+            return None
+        path = Path(self.okrs)
+        return path if path.is_absolute() else PROJECT_ROOT / path
 
     @property
     def scorecards_path(self) -> Path | None:

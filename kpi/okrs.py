@@ -665,9 +665,10 @@ def _check_key_result(objective: Objective, key_result: KeyResult, config: Pipel
             if "kpi.repository" not in key_result.lines:
                 fail("kpi.scope", ": scope repository needs repository: owner/repo (a repository of the objective's "
                                   "owner team)")
-            if kpi is not None and "repository" not in kpi.grain:
-                fail("kpi.scope", f": {kpi.id} is not computed per repository (its catalogue grain is "
-                                  f"{_names(kpi.grain)}): use scope team, or a KPI whose grain has repository")
+            # kpi_period holds repository rows exactly where the catalogue's period_aggregation says so
+            if kpi is not None and not (kpi.period_aggregation and kpi.period_aggregation.repository_rows):
+                fail("kpi.scope", f": {kpi.id} has no repository rows in kpi_period (its catalogue "
+                                  "period_aggregation.repository_rows is false): use scope team")
             owner = config.team_of(key_result.repository) if key_result.repository else None
             if owner is not None and objective.owner_team is not None and owner != objective.owner_team:
                 fail("kpi.repository", f": repository {key_result.repository} belongs to team {owner} (teams in the "

@@ -288,9 +288,31 @@ def load_raw(config: PipelineConfig, audited: dict[str, Any]) -> dict[str, Any]:
                                 columns={"job": "VARCHAR", "repository": "VARCHAR"})
     loader.load_reference_table("config__teams", [{"team": team} for team in teams])
     load_kpi_reference_tables(loader)
+    okr_key_results = load_okr_reference_tables(loader, config)
     load_scorecard_reference_table(loader, config)
     return {"batches": len(manifests), "repositories": len(repositories), "inserted": report.inserted,
-            "updated": report.updated, "quarantined_batches": len(held), "quarantined_records": quarantined_records}
+            "updated": report.updated, "quarantined_batches": len(held), "quarantined_records": quarantined_records,
+            "okr_key_results": okr_key_results}
+
+
+def load_okr_reference_tables(loader: WarehouseLoader, config: PipelineConfig) -> int:
+    """The OKRs of the folder `okrs:` names (validated: an error names the file and line and
+    fails the night before dbt runs, so nothing is published from a broken OKR file; no
+    folder configured: empty tables) and the scoring rules, as raw.config__okr_*; returns
+    the number of key results."""
+    from kpi.okr_scoring import SCORING_COLUMNS, load_scoring
+    from kpi.okrs import CHECK_IN_COLUMNS, KEY_RESULT_COLUMNS, OBJECTIVE_COLUMNS, load_okrs
+
+    if config.okrs_dir is None:
+        objectives, key_results, check_ins = [], [], []
+    else:
+        okrs = load_okrs(config.okrs_dir, config=config)
+        objectives, key_results, check_ins = okrs.objective_rows(), okrs.key_result_rows(), okrs.check_in_rows()
+    loader.load_reference_table("config__okr_objectives", objectives, columns=OBJECTIVE_COLUMNS)
+    loader.load_reference_table("config__okr_key_results", key_results, columns=KEY_RESULT_COLUMNS)
+    loader.load_reference_table("config__okr_check_ins", check_ins, columns=CHECK_IN_COLUMNS)
+    loader.load_reference_table("config__okr_scoring", load_scoring().rows(), columns=SCORING_COLUMNS)
+    return len(key_results)
 
 
 def load_kpi_reference_tables(loader: WarehouseLoader) -> None:

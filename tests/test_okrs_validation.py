@@ -213,9 +213,6 @@ def test_source_file_is_relative_to_the_project_root_inside_it():
     assert _display(OKR_DIR / "2026-Q4.yaml") == "config/okrs/2026-Q4.yaml"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "config/okrs/2026-Q4.yaml:49 measures deployment_frequency at scope repository, but the catalogue's grain for "
-    "deployment_frequency is [team, week]: the file (or the catalogue) must change; the rule stays"))
 def test_the_shipped_okrs_validate():
     okrs = load_okrs()
 
@@ -423,12 +420,13 @@ def test_a_repository_with_scope_team_is_refused(tmp_path, catalogue):
                  "scope team measures the whole team: remove repository")
 
 
-def test_a_kpi_not_computed_per_repository_at_scope_repository_is_refused(tmp_path, catalogue):
-    text = changed(VALID, "{id: deployment_frequency, scope: team, baseline: 5",
-                   "{id: deployment_frequency, scope: repository, repository: acme/platform-core, baseline: 5")
+def test_a_kpi_without_repository_rows_at_scope_repository_is_refused(tmp_path, catalogue):
+    # production bugs come from Jira issues, which carry no repository
+    text = changed(VALID, "{id: deployment_frequency, scope: team, baseline: 5, target: 10}",
+                   "{id: production_bugs, scope: repository, repository: acme/platform-core, baseline: 10, target: 5}")
 
     assert_error(tmp_path, catalogue, text, "scope: repository, repository: acme/platform-core",
-                 "deployment_frequency is not computed per repository (its catalogue grain is team, week)")
+                 "production_bugs has no repository rows in kpi_period")
 
 
 # --- ids ------------------------------------------------------------------------------
