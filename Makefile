@@ -31,6 +31,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.simulator_scale --scale $(SCALE) --source jira
 	$(BIN)/python -m benchmarks.github_extraction --scale $(SCALE)
+	$(BIN)/python -m benchmarks.load_volume --records 500000 1000000 2000000
 
 # Regenerate the full pinned dependency set from pyproject.toml.
 lock:

@@ -85,6 +85,12 @@ CREATE TABLE IF NOT EXISTS ops.http_validators (
     PRIMARY KEY (stream, scope)
 )"""
 
+# No PRIMARY KEY on raw tables: DuckDB checks a key through the table's ART index, which it
+# holds in memory, so a load's memory would grow with the table (millions of keys on a large
+# organisation) past the loader's cap -- the large first sync ran out of memory that way.
+# record_key stays unique by construction: a batch is deduplicated when staged, a row is
+# inserted only when no row holds its key (an anti-join, which spills to disk), and there is
+# one writer per file. tests/test_loader.py pins it.
 _RAW_TABLE_DDL = """
 CREATE TABLE IF NOT EXISTS raw.{table} (
     record_key VARCHAR NOT NULL,
@@ -92,8 +98,7 @@ CREATE TABLE IF NOT EXISTS raw.{table} (
     updated_at TIMESTAMPTZ,
     payload JSON NOT NULL,
     extracted_at TIMESTAMPTZ NOT NULL,
-    run_id VARCHAR NOT NULL,
-    PRIMARY KEY (record_key)
+    run_id VARCHAR NOT NULL
 )"""
 
 # Batch lines are read with an explicit schema so an empty or odd file cannot change the

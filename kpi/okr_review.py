@@ -153,8 +153,6 @@ def render_html(review: Review) -> str:
                      "<th>now</th><th>score</th><th>status</th></tr>")
         for key_result in by_objective.get(objective["objective_id"], []):
             kpi = e(key_result["kpi_id"] or "manual")
-            if key_result["kpi_id"]:  # one click from a key result to its KPI's chart on the dashboard
-                kpi = f"<a href='../dashboard/index.html#kpi-{e(key_result['kpi_id'])}'>{kpi}</a>"
             parts.append(f"<tr><td>{e(key_result['title'])}</td><td>{kpi}</td><td>{_fmt(key_result['weight'])}</td>"
                          f"<td>{_fmt(key_result['baseline'])}</td><td>{_fmt(key_result['target'])}</td>"
                          f"<td>{_fmt(key_result['current_value'])} {e(key_result['unit'] or '')}</td>"

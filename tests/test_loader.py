@@ -239,3 +239,20 @@ def test_state_tables_of_an_older_warehouse_are_upgraded_in_place(tmp_path, db):
     assert loader.read_validators() == {}
     loader.load([write_batch(tmp_path, "run-1", RECORDS, new_cursor="2024-06-02T00:00:00Z")])
     assert loader.read_watermarks()[(STREAM, SCOPE)] == "2024-06-02T00:00:00Z"
+
+
+def test_a_key_stays_unique_across_loads_scopes_and_duplicate_lines(tmp_path, db):
+    # no PRIMARY KEY holds this (its in-memory index grows with the table): the merge must
+    loader = WarehouseLoader(db)
+    loader.load([write_batch(tmp_path, "run-1", RECORDS, new_cursor="2024-06-02T00:00:00Z")])
+    moved = write_batch(tmp_path, "run-2", [{**RECORDS[0], "title": "moved", "updated_at": "2024-06-05T00:00:00Z"}],
+                        new_cursor="2024-06-05T00:00:00Z", scope="acme/renamed-api")
+    again = write_batch(tmp_path, "run-3", RECORDS, new_cursor="2024-06-02T00:00:00Z")
+    twice = again.path + ".twice.jsonl"
+    Path(twice).write_text(Path(again.path).read_text() * 2)  # every line twice in one batch
+    doubled = BatchManifest(**{**again.__dict__, "path": twice, "records": 2})
+    loader.load([moved])
+    loader.load([doubled])
+    with duckdb.connect(str(db), read_only=True) as con:
+        keys = con.execute(f"SELECT record_key, count(*) FROM raw.{STREAM} GROUP BY 1 ORDER BY 1").fetchall()
+    assert keys == [("1", 1), ("2", 1)]
