@@ -114,30 +114,36 @@ FROM read_json(
 QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY updated_at DESC NULLS LAST) = 1
 """
 
+# One scan of the raw table per batch: the staged keys already present, and whether their
+# payload changed. Counting, updating and inserting then read this (usually small) table
+# instead of joining the whole raw table three times.
+_MATCH_SQL = """
+CREATE OR REPLACE TEMP TABLE _matched AS
+SELECT s.record_key,
+       CAST(t.payload AS VARCHAR) IS DISTINCT FROM CAST(s.payload AS VARCHAR) AS changed
+FROM _stage s JOIN raw.{table} t ON t.record_key = s.record_key
+"""
+
 _COUNT_SQL = """
 SELECT
-    count(*) FILTER (WHERE t.record_key IS NULL) AS inserted,
-    count(*) FILTER (WHERE t.record_key IS NOT NULL
-                     AND CAST(t.payload AS VARCHAR) IS DISTINCT FROM CAST(s.payload AS VARCHAR)) AS updated,
-    count(*) FILTER (WHERE t.record_key IS NOT NULL
-                     AND CAST(t.payload AS VARCHAR) IS NOT DISTINCT FROM CAST(s.payload AS VARCHAR)) AS unchanged,
-    count(*) FILTER (WHERE s.record_key IS NULL OR s.payload IS NULL) AS invalid
-FROM _stage s LEFT JOIN raw.{table} t ON t.record_key = s.record_key
+    (SELECT count(*) FROM _stage) - (SELECT count(*) FROM _matched) AS inserted,
+    (SELECT count(*) FROM _matched WHERE changed) AS updated,
+    (SELECT count(*) FROM _matched WHERE NOT changed) AS unchanged,
+    (SELECT count(*) FROM _stage WHERE record_key IS NULL OR payload IS NULL) AS invalid
 """
 
 _UPDATE_SQL = """
 UPDATE raw.{table} AS t
 SET scope = s.scope, updated_at = s.updated_at, payload = s.payload,
     extracted_at = CAST(? AS TIMESTAMPTZ), run_id = ?
-FROM _stage s
+FROM _stage s JOIN _matched m ON m.record_key = s.record_key AND m.changed
 WHERE t.record_key = s.record_key
-  AND CAST(t.payload AS VARCHAR) IS DISTINCT FROM CAST(s.payload AS VARCHAR)
 """
 
 _INSERT_SQL = """
 INSERT INTO raw.{table} (record_key, scope, updated_at, payload, extracted_at, run_id)
 SELECT s.record_key, s.scope, s.updated_at, s.payload, CAST(? AS TIMESTAMPTZ), ?
-FROM _stage s ANTI JOIN raw.{table} t ON t.record_key = s.record_key
+FROM _stage s ANTI JOIN _matched m ON m.record_key = s.record_key
 """
 
 
@@ -474,20 +480,23 @@ class WarehouseLoader:
             )
         else:
             con.execute(_STAGE_SQL, [manifest.path])
-        inserted, updated, unchanged, invalid = con.execute(_COUNT_SQL.format(table=table)).fetchone()
+        con.execute(_MATCH_SQL.format(table=table))
+        inserted, updated, unchanged, invalid = con.execute(_COUNT_SQL).fetchone()
         if invalid:
             raise ValueError(f"{invalid} lines without record_key or payload")
         staged = inserted + updated + unchanged
         if staged != manifest.records:
             raise ValueError(f"batch holds {staged} records, manifest says {manifest.records}")
         extracted = [manifest.extracted_at, manifest.run_id]
-        con.execute(_UPDATE_SQL.format(table=table), extracted)
+        if updated:
+            con.execute(_UPDATE_SQL.format(table=table), extracted)
         con.execute(_INSERT_SQL.format(table=table), extracted)
         if deletion_tracked:  # a record delivered again exists again
             con.execute(_UNDELETE_LOADED_SQL.format(table=table))
         if remember_keys:  # a listing of this load must not judge records this load delivered
             con.execute("INSERT INTO _merged_keys SELECT ?, record_key FROM _stage", [manifest.stream])
         con.execute("DROP TABLE _stage")
+        con.execute("DROP TABLE _matched")
 
         cursor_before = self._current_cursor(con, manifest.stream, manifest.scope)
         cursor_after = cursor_before
