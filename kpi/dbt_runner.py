@@ -38,10 +38,12 @@ def dbt_vars(config: PipelineConfig) -> dict:
     }
 
 
-def run_dbt(config: PipelineConfig, command: str = "build", extra_args: list[str] | None = None) -> str:
+def run_dbt(config: PipelineConfig, command: str = "build", extra_args: list[str] | None = None,
+            extra_env: dict[str, str] | None = None) -> str:
     """Run `dbt <command>` on the working warehouse; raise DbtError with dbt's output on failure."""
     env = {
         **os.environ,
+        **(extra_env or {}),
         "KPI_WAREHOUSE_PATH": str(config.working_warehouse),
         "DBT_TARGET_PATH": str(config.data_dir / "dbt" / "target"),
         "DBT_LOG_PATH": str(config.data_dir / "dbt" / "logs"),

@@ -14,6 +14,7 @@ scope failed or was quarantined, unless configured) -> fail the run naming what 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -396,10 +397,14 @@ def _loaded_repositories(warehouse: Path) -> set[str]:
         return names
 
 
-def build_marts(config: PipelineConfig) -> None:
+def build_marts(config: PipelineConfig, as_of: datetime | None = None) -> None:
+    """dbt build. `as_of` is the moment the marts describe (the DAG passes its run's data
+    interval end, so a rerun of the same night, or a backfill of it, builds the same marts);
+    $KPI_AS_OF, when set, wins; neither: the build's own clock."""
     from kpi.dbt_runner import run_dbt
 
-    output = run_dbt(config, "build")
+    extra_env = {"KPI_AS_OF": as_of.isoformat()} if as_of is not None and not os.environ.get("KPI_AS_OF") else {}
+    output = run_dbt(config, "build", extra_env=extra_env)
     log.info("dbt build: %s", next((l for l in reversed(output.splitlines()) if "Done." in l), "done"))
 
 
