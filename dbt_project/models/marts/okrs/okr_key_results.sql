@@ -79,62 +79,7 @@ timing as (
 
 ),
 
-kpi_values as (
-
-    select
-        key_results.key_result_id,
-        quarters.value                                                             as period_value,
-        kpis.period_facts = 'in_period' and kpis.period_value in ('count', 'sum')  as is_weekly_rate
-
-    from key_results
-    inner join timing
-        on timing.objective_id = key_results.objective_id
-    inner join kpis
-        on kpis.kpi_id = key_results.kpi_id
-    left join quarters
-        on quarters.kpi_id = key_results.kpi_id
-        and quarters.period_start = timing.period_start
-        and quarters.team = timing.owner_team
-        and (
-            (key_results.kpi_scope = 'team' and quarters.repository is null)
-            or (key_results.kpi_scope = 'repository' and quarters.repository = key_results.repository)
-        )
-    where key_results.key_result_kind = 'kpi'
-
-),
-
-current_values as (
-
-    select
-        key_results.key_result_id,
-        case
-            when key_results.key_result_kind = 'manual' then latest_check_ins.value
-            when kpi_values.is_weekly_rate and timing.elapsed_days > 0
-                then kpi_values.period_value / (timing.elapsed_days / 7.0)
-            when kpi_values.is_weekly_rate then null
-            else kpi_values.period_value
-        end                                                                        as current_value,
-        case
-            when key_results.key_result_kind = 'manual' then 'check_in'
-            when kpi_values.is_weekly_rate then 'kpi_period_weekly_rate'
-            else 'kpi_period'
-        end                                                                        as value_source,
-        latest_check_ins.check_in_date                                             as latest_check_in_date,
-        latest_check_ins.confidence                                                as latest_confidence,
-        coalesce(latest_check_ins.check_ins, 0)                                    as check_ins
-
-    from key_results
-    inner join timing
-        on timing.objective_id = key_results.objective_id
-    left join kpi_values
-        on kpi_values.key_result_id = key_results.key_result_id
-    left join latest_check_ins
-        on latest_check_ins.key_result_id = key_results.key_result_id
-        and latest_check_ins.recency_rank = 1
-
-),
-
-scored as (
+timed as (
 
     select
         key_results.*,
@@ -142,20 +87,76 @@ scored as (
         timing.period_start,
         timing.period_end,
         timing.as_of,
-        current_values.current_value,
-        current_values.value_source,
-        current_values.latest_check_in_date,
-        current_values.latest_confidence,
-        current_values.check_ins,
-        (current_values.current_value - key_results.baseline)
-            / (key_results.target - key_results.baseline)                          as progress,
+        timing.elapsed_days,
         least(1.0, greatest(0.0, timing.elapsed_days / timing.period_days))        as expected_progress
 
     from key_results
     inner join timing
         on timing.objective_id = key_results.objective_id
-    inner join current_values
-        on current_values.key_result_id = key_results.key_result_id
+
+),
+
+kpi_values as (
+
+    select
+        timed.key_result_id,
+        quarters.value                                                             as period_value,
+        kpis.period_facts = 'in_period' and kpis.period_value in ('count', 'sum')  as is_weekly_rate
+
+    from timed
+    inner join kpis
+        on kpis.kpi_id = timed.kpi_id
+    left join quarters
+        on quarters.kpi_id = timed.kpi_id
+        and quarters.period_start = timed.period_start
+        and quarters.team = timed.team
+        and (
+            (timed.kpi_scope = 'team' and quarters.repository is null)
+            or (timed.kpi_scope = 'repository' and quarters.repository = timed.repository)
+        )
+    where timed.key_result_kind = 'kpi'
+
+),
+
+valued as (
+
+    select
+        timed.*,
+        case
+            when timed.key_result_kind = 'manual' then latest_check_ins.value
+            when kpi_values.is_weekly_rate and timed.elapsed_days > 0
+                then kpi_values.period_value / (timed.elapsed_days / 7.0)
+            when kpi_values.is_weekly_rate then null
+            else kpi_values.period_value
+        end                                                                        as current_value,
+        case
+            when timed.key_result_kind = 'manual' then 'check_in'
+            when kpi_values.is_weekly_rate then 'kpi_period_weekly_rate'
+            else 'kpi_period'
+        end                                                                        as value_source,
+        latest_check_ins.check_in_date                                             as latest_check_in_date,
+        latest_check_ins.confidence                                                as latest_confidence,
+        coalesce(latest_check_ins.check_ins, 0)                                    as check_ins
+
+    from timed
+    left join kpi_values
+        on kpi_values.key_result_id = timed.key_result_id
+    left join latest_check_ins
+        on latest_check_ins.key_result_id = timed.key_result_id
+        and latest_check_ins.recency_rank = 1
+
+),
+
+scored as (
+
+    select
+        valued.*,
+        (valued.current_value - valued.baseline) / (valued.target - valued.baseline)
+                                                                                   as progress,
+        {{ clamp_unit('(valued.current_value - valued.baseline) / (valued.target - valued.baseline)') }}
+                                                                                   as score
+
+    from valued
 
 ),
 
@@ -184,16 +185,9 @@ final as (
         scored.latest_confidence,
         scored.check_ins,
         scored.progress,
-        {{ clamp_unit('scored.progress') }}                                        as score,
+        scored.score,
         scored.expected_progress,
-        case
-            when scored.current_value is null then 'no_data'
-            when {{ clamp_unit('scored.progress') }}
-                 >= scored.expected_progress - scoring.on_track_within then 'on_track'
-            when {{ clamp_unit('scored.progress') }}
-                 >= scored.expected_progress - scoring.at_risk_within then 'at_risk'
-            else 'off_track'
-        end                                                                        as status,
+        {{ okr_status('scored.score', 'scored.expected_progress') }}               as status,
         scored.as_of
 
     from scored

@@ -124,12 +124,7 @@ final as (
             else scoring.aspirational_success
         end                                                             as meets_success_threshold,
         own_scores.expected_progress,
-        case
-            when own_scores.score is null then 'no_data'
-            when own_scores.score >= own_scores.expected_progress - scoring.on_track_within then 'on_track'
-            when own_scores.score >= own_scores.expected_progress - scoring.at_risk_within then 'at_risk'
-            else 'off_track'
-        end                                                             as status,
+        {{ okr_status('own_scores.score', 'own_scores.expected_progress') }} as status,
         coalesce(children.aligned_children, 0)                          as aligned_children,
         children.children_mean_score,
         coalesce(descendants.aligned_descendants, 0)                    as aligned_descendants,
