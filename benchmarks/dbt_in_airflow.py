@@ -359,7 +359,7 @@ def run_bare(config) -> dict[str, Any]:
 
 
 def run_in_airflow(variant: str, config, config_path: Path, template_db: Path, as_of: str) -> dict[str, Any]:
-    from kpi.airflow_pools import airflow_executable
+    from kpi.executables import venv_executable
 
     env = base_env(config, config_path, as_of)
     home = Path(env["AIRFLOW_HOME"])
@@ -374,7 +374,7 @@ def run_in_airflow(variant: str, config, config_path: Path, template_db: Path, a
     log_file = home / "dags-test.log"
     cpu, started = children_cpu_seconds(), time.perf_counter()
     with log_file.open("w") as log:
-        completed = subprocess.run([airflow_executable(), "dags", "test", "bench_dbt", LOGICAL_DATE],
+        completed = subprocess.run([venv_executable("airflow"), "dags", "test", "bench_dbt", LOGICAL_DATE],
                                    env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     wall, cpu = time.perf_counter() - started, children_cpu_seconds() - cpu
     tis = task_instances(home / "airflow.db")
@@ -403,11 +403,11 @@ def run_in_airflow(variant: str, config, config_path: Path, template_db: Path, a
 
 def migrated_template(home: Path, config, config_path: Path) -> Path:
     """One `airflow db migrate` in `home`; its SQLite file is copied into every variant's home."""
-    from kpi.airflow_pools import airflow_executable
+    from kpi.executables import venv_executable
 
     env = with_airflow_home(base_env(config, config_path, ""), home)
     (home / "dags").mkdir(parents=True, exist_ok=True)
-    completed = subprocess.run([airflow_executable(), "db", "migrate"], env=env, capture_output=True, text=True)
+    completed = subprocess.run([venv_executable("airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
     if completed.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{completed.stdout[-2000:]}{completed.stderr[-2000:]}")
     return home / "airflow.db"

@@ -16,10 +16,10 @@ when it is parsed.
 from __future__ import annotations
 
 import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from kpi.executables import venv_executable
 
 if TYPE_CHECKING:  # the DAG file imports this module: keep its parse cheap
     from kpi.config import PipelineConfig
@@ -49,15 +49,9 @@ def pool_definitions(config: "PipelineConfig") -> list[Pool]:
     return pools
 
 
-def airflow_executable() -> str:
-    """The `airflow` of this virtualenv (its bin/ need not be on PATH), else PATH's."""
-    candidate = Path(sys.executable).with_name("airflow")
-    return str(candidate) if candidate.exists() else "airflow"
-
-
 def apply_pools(config: "PipelineConfig", airflow: str | None = None, env: dict[str, str] | None = None) -> list[Pool]:
     """Create or resize every pool with `airflow pools set` (idempotent)."""
-    airflow = airflow or airflow_executable()
+    airflow = airflow or venv_executable("airflow")
     pools = pool_definitions(config)
     for pool in pools:
         completed = subprocess.run([airflow, "pools", "set", pool.name, str(pool.slots), pool.description],

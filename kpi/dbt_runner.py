@@ -11,10 +11,9 @@ import json
 import logging
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 from kpi.config import PROJECT_ROOT, PipelineConfig
+from kpi.executables import venv_executable
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 log = logging.getLogger(__name__)
@@ -22,11 +21,6 @@ log = logging.getLogger(__name__)
 
 class DbtError(RuntimeError):
     pass
-
-
-def dbt_executable() -> str:
-    candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else "dbt"
 
 
 def dbt_vars(config: PipelineConfig) -> dict:
@@ -51,7 +45,7 @@ def run_dbt(config: PipelineConfig, command: str = "build", extra_args: list[str
         "DBT_USE_COLORS": "false",
     }
     args = [
-        dbt_executable(), command,
+        venv_executable("dbt"), command,
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--vars", json.dumps(dbt_vars(config)),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import duckdb
 
 from kpi.config import CONFIG_ENV_VAR, DATA_DIR_ENV_VAR, PROJECT_ROOT, PipelineConfig
+from kpi.executables import venv_executable
 
 
 def airflow_env(config: PipelineConfig, config_path: Path | None = None) -> dict[str, str]:
@@ -63,9 +63,7 @@ def simulator_connections(server: Any, credentials: Any) -> dict[str, str]:
 
 
 def _airflow() -> str:
-    from kpi.airflow_pools import airflow_executable
-
-    return airflow_executable()
+    return venv_executable("airflow")
 
 
 def run_dag_with_airflow(env: dict[str, str], logical_date: date, log_file: Path) -> None:
@@ -73,8 +71,7 @@ def run_dag_with_airflow(env: dict[str, str], logical_date: date, log_file: Path
     `airflow dags test kpi_nightly <date>`."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("a", encoding="utf-8") as log:
-        kpi = str(Path(_airflow()).with_name("kpi"))
-        for command in ([_airflow(), "db", "migrate"], [kpi, "airflow-pools", "--apply"],
+        for command in ([_airflow(), "db", "migrate"], [venv_executable("kpi"), "airflow-pools", "--apply"],
                         [_airflow(), "dags", "test", "kpi_nightly", logical_date.isoformat()]):
             log.write(f"\n$ {' '.join(command)}\n")
             log.flush()

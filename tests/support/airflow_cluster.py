@@ -18,7 +18,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import sys
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import psutil
 import psycopg2
 import redis
 
+from kpi.executables import venv_executable
 from tests.support.worker_hostname import WORKER_HOSTNAME_ENV_VAR
 
 PG = {"host": os.environ.get("KPI_PG_HOST", "127.0.0.1"), "port": int(os.environ.get("KPI_PG_PORT", "5432")),
@@ -43,9 +43,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def executable(name: str) -> str:
-    candidate = Path(sys.executable).with_name(name)
-    return str(candidate) if candidate.exists() else name
+executable = venv_executable  # the airflow, celery and kpi commands of this virtualenv
 
 
 @dataclass
