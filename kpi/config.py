@@ -204,17 +204,11 @@ class PipelineConfig(_Strict):
 
     @property
     def okrs_dir(self) -> Path | None:
-        if self.okrs is None:
-            return None
-        path = Path(self.okrs)
-        return path if path.is_absolute() else PROJECT_ROOT / path
+        return _from_project_root(self.okrs)
 
     @property
     def scorecards_path(self) -> Path | None:
-        if self.scorecards is None:
-            return None
-        path = Path(self.scorecards)
-        return path if path.is_absolute() else PROJECT_ROOT / path
+        return _from_project_root(self.scorecards)
 
     @model_validator(mode="after")
     def _team_names_unique(self) -> "PipelineConfig":
@@ -255,6 +249,14 @@ class PipelineConfig(_Strict):
     @property
     def landing_dir(self) -> Path:
         return self.data_dir / "landing"
+
+
+def _from_project_root(value: str | None) -> Path | None:
+    """A configured path: absolute as written, relative to the project root otherwise."""
+    if value is None:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else PROJECT_ROOT / path
 
 
 def is_loopback(host: str) -> bool:

@@ -13,7 +13,6 @@ fails naming the connection, the published file is still night 1's.
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 import threading
 from datetime import date, datetime, timedelta, timezone
@@ -26,6 +25,7 @@ from kpi.config import load_config
 from kpi.demo import airflow_env, run_dag_with_airflow
 from simulator.generator import generate_org
 from simulator.server import SimulatorServer
+from tests.support.small_warehouse import published_state
 
 pytestmark = pytest.mark.e2e
 ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
@@ -41,13 +41,6 @@ class _Receiver(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-def _published(config) -> tuple:
-    stat = os.stat(config.published_warehouse)
-    with duckdb.connect(str(config.published_warehouse), read_only=True) as connection:
-        run_id = connection.execute("select run_id from meta.publication").fetchone()[0]
-    return stat.st_ino, stat.st_mtime_ns, run_id
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +79,7 @@ def nights(tmp_path_factory):
                        {"conn_type": "http", "host": f"http://127.0.0.1:{receiver.server_port}/hook"})}
             logs = config.data_dir / "logs"
             run_dag_with_airflow(env, date(2026, 11, 21), logs / "night-1.log")
-            outcome["after_clean"] = _published(config)
+            outcome["after_clean"] = published_state(config.published_warehouse)
             outcome["alerts_after_clean"] = list(_Receiver.alerts)
 
             pull = max((pr for pr in org.pull_requests[repositories[0]] if pr.merged), key=lambda pr: pr.updated_at)
@@ -95,7 +88,7 @@ def nights(tmp_path_factory):
             with pytest.raises(RuntimeError) as bad_night:
                 run_dag_with_airflow(env, date(2026, 11, 22), logs / "night-2.log")
             outcome["bad_night_error"] = str(bad_night.value)
-            outcome["after_bad"] = _published(config)
+            outcome["after_bad"] = published_state(config.published_warehouse)
             outcome["alerts_after_bad"] = list(_Receiver.alerts)
             with duckdb.connect(str(config.working_warehouse), read_only=True) as connection:
                 outcome["quarantined"] = connection.execute(
@@ -104,7 +97,7 @@ def nights(tmp_path_factory):
             simulator.faults.add("/github/*", "status", status=502)
             with pytest.raises(RuntimeError):
                 run_dag_with_airflow(env, date(2026, 11, 23), logs / "night-3.log")
-            outcome["after_outage"] = _published(config)
+            outcome["after_outage"] = published_state(config.published_warehouse)
             outcome["alerts_after_outage"] = list(_Receiver.alerts)
     finally:
         receiver.shutdown()

@@ -19,6 +19,7 @@ from kpi import pipeline
 from kpi.pipeline import ExtractionFailed
 from simulator.generator import generate_org
 from simulator.server import SimulatorServer
+from tests.support.small_warehouse import published_state
 from tests.support.github_sync import Sync, model_keys, warehouse_keys, write_config
 
 ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
@@ -38,14 +39,6 @@ def _night(sync: Sync, config):
     return results, audited, loaded, outcome
 
 
-def _published_state(config) -> tuple:
-    """(inode, mtime, run id) of the published file: equal only if it was left untouched."""
-    stat = os.stat(config.published_warehouse)
-    with duckdb.connect(str(config.published_warehouse), read_only=True) as connection:
-        run_id = connection.execute("select run_id from meta.publication").fetchone()[0]
-    return stat.st_ino, stat.st_mtime_ns, run_id
-
-
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory):
     root = tmp_path_factory.mktemp("quarantine")
@@ -60,7 +53,7 @@ def nights(tmp_path_factory):
         warehouse = config.working_warehouse
         sync = Sync(config, simulator.token)
         clean = _night(sync, config)
-        published_after_clean = _published_state(config)
+        published_after_clean = published_state(config.published_warehouse)
         watermarks_after_clean = pipeline.WarehouseLoader(config.working_warehouse).read_watermarks()
 
         # Upstream a pull request turns bad: merged a day before it was created.
@@ -73,7 +66,7 @@ def nights(tmp_path_factory):
         bad = _night(sync, config)
         keys_after_bad = warehouse_keys(config.working_warehouse)
         watermarks_after_bad = pipeline.WarehouseLoader(config.working_warehouse).read_watermarks()
-        published_after_bad = _published_state(config)
+        published_after_bad = published_state(config.published_warehouse)
         with duckdb.connect(str(config.working_warehouse), read_only=True) as connection:
             quarantined_batches = connection.execute(
                 "select stream, scope, reason, kept_path from quarantine.batches order by stream").fetchall()
@@ -86,7 +79,7 @@ def nights(tmp_path_factory):
         org.revision += 1
         fixed = _night(sync, config)
         keys_after_fix = warehouse_keys(config.working_warehouse)
-        published_after_fix = _published_state(config)
+        published_after_fix = published_state(config.published_warehouse)
     monkeypatch.undo()
     yield {
         "org": org, "config": config, "warehouse": warehouse, "repositories": repositories,

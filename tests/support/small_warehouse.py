@@ -56,6 +56,16 @@ def query(path: Path, sql: str) -> list[dict[str, Any]]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+def published_state(published: Path) -> tuple:
+    """(inode, mtime, run id) of a published warehouse: equal only if it was left untouched."""
+    import duckdb
+
+    stat = os.stat(published)
+    with duckdb.connect(str(published), read_only=True) as connection:
+        run_id = connection.execute("select run_id from meta.publication").fetchone()[0]
+    return stat.st_ino, stat.st_mtime_ns, run_id
+
+
 def naive(moment: datetime | None) -> datetime | None:
     """A truth timestamp as the marts store it: UTC without a zone."""
     return None if moment is None else moment.astimezone(timezone.utc).replace(tzinfo=None)
