@@ -39,7 +39,8 @@ from simulator.truth_common import (
     week_start,
     weeks_between as _weeks_between,
 )
-from simulator.truth_ci import (
+from simulator.truth_ci import (  # noqa: F401 (re-exported)
+    ci_runs,
     api_documentation_coverage,
     code_standard_findings,
     github_artifact_facts,
@@ -61,7 +62,7 @@ from simulator.truth_scores import dora_metrics, kpi_scorecard
 from simulator.truth_security import security_alerts
 
 __all__ = [
-    "FAILED", "PENDING", "SUCCESSFUL", "api_documentation_coverage", "change_failure_rate",
+    "FAILED", "PENDING", "SUCCESSFUL", "api_documentation_coverage", "change_failure_rate", "ci_runs",
     "code_standard_findings", "deployment_frequency", "dora_metrics", "deployment_result", "github_artifact_facts",
     "incident_attributions", "incidents", "kpi_daily", "kpi_period", "kpi_period_values", "kpi_scorecard", "lead_time_for_changes", "lead_time_pull_requests", "performance",
     "production_bugs", "production_deployments", "recovery_events", "recovery_time", "release_delay_summary",

@@ -292,3 +292,58 @@ def performance(source: Any, artifact_facts: ArtifactFacts = github_artifact_fac
     for row in rows:
         row["team_max_p95_latency_ms"] = team_max[(row["team"], row["week_start"])]
     return rows
+
+
+# How each CI system's outcome reads as one result (marts.fct_ci_runs uses the same).
+GITHUB_RESULTS = {"success": "success", "failure": "failure", "timed_out": "failure", "startup_failure": "failure",
+                  "cancelled": "cancelled"}
+JENKINS_RESULTS = {"SUCCESS": "success", "FAILURE": "failure", "UNSTABLE": "failure", "ABORTED": "cancelled"}
+GITLAB_RESULTS = {"success": "success", "failed": "failure", "canceled": "cancelled", "skipped": "skipped"}
+
+
+def _ci_run(key: str, system: str, repo: str, team: str, pipeline: str | None, number: int, branch: str,
+            default_branch: str | None, created: datetime, started: datetime | None, finished: datetime | None,
+            result: str) -> dict:
+    return {
+        "ci_run_key": key, "ci_system": system, "repository": repo, "team": team, "pipeline_name": pipeline,
+        "run_number": number, "branch": branch, "is_default_branch": branch == default_branch,
+        "created_at": created, "started_at": started, "finished_at": finished,
+        "duration_seconds": (finished - started).total_seconds() if started and finished else None,
+        "result": result, "is_success": result == "success", "is_verdict": result in ("success", "failure"),
+        "week_start": week_start(created),
+    }
+
+
+def ci_runs(source: Any) -> list[dict]:
+    """Every CI run of the model, one row each, as marts.fct_ci_runs has them: GitHub Actions
+    runs (finished = updated_at once completed; the simulated runs start when created),
+    Jenkins builds (finished = start + duration), GitLab pipelines. Ordered by key."""
+    from simulator.github_api import WORKFLOW_NAME
+
+    sim = simulation_of(source)
+    repositories = {repo.full_name: repo for repo in sim.org.repositories}
+    rows = []
+    for repo_name, runs in sim.org.workflow_runs.items():
+        repo = repositories[repo_name]
+        for run in runs:
+            completed = run.status == "completed" and run.conclusion is not None
+            result = GITHUB_RESULTS.get(run.conclusion, "skipped") if completed else "running"
+            rows.append(_ci_run(f"github_actions:{run.id}", "github_actions", repo_name, repo.team, WORKFLOW_NAME,
+                                run.run_number, run.head_branch, repo.default_branch, run.created_at, run.created_at,
+                                run.updated_at if run.status == "completed" else None, result))
+    for job in sim.jenkins.all_jobs():
+        repo = repositories.get(job.repo)
+        for build in job.builds:
+            result = "running" if build.building else JENKINS_RESULTS.get(build.result, "skipped")
+            rows.append(_ci_run(f"jenkins:{job.folder}/{job.name}#{build.number}", "jenkins", job.repo,
+                                repo.team if repo else job.folder, f"{job.folder}/{job.name}", build.number,
+                                build.branch, repo.default_branch if repo else None, build.started_at,
+                                build.started_at, build.finished_at, result))
+    for project in sim.gitlab.projects:
+        for pipeline in project.pipelines:
+            rows.append(_ci_run(f"gitlab_ci:{pipeline.id}", "gitlab_ci", project.path_with_namespace, project.team,
+                                None, pipeline.iid, pipeline.ref, project.default_branch, pipeline.created_at,
+                                pipeline.started_at, pipeline.finished_at,
+                                GITLAB_RESULTS.get(pipeline.status, "running")))
+    return sorted(rows, key=lambda row: row["ci_run_key"])
+

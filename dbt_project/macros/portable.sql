@@ -13,6 +13,20 @@
     (cast(extract(epoch from ({{ finish }} - {{ start }})) as double precision) / 3600.0)
 {%- endmacro %}
 
+{#- Seconds between two timestamps, as a double, exact to the microsecond (integer
+    microseconds first: epoch() as a double would round millisecond timestamps). -#}
+{% macro seconds_between(start, finish) -%}
+    {{ return(adapter.dispatch('seconds_between')(start, finish)) }}
+{%- endmacro %}
+
+{% macro default__seconds_between(start, finish) -%}
+    ((epoch_us({{ finish }}) - epoch_us({{ start }})) / 1000000.0)
+{%- endmacro %}
+
+{% macro postgres__seconds_between(start, finish) -%}
+    cast(extract(epoch from ({{ finish }} - {{ start }})) as double precision)
+{%- endmacro %}
+
 {#- The median, interpolated between the two middle values (as Python's statistics.median). -#}
 {% macro median(expression) -%}
     {{ return(adapter.dispatch('median')(expression)) }}

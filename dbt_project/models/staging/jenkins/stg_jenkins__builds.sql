@@ -34,7 +34,9 @@ renamed as (
             when {{ json_text('payload', 'branch') }} like 'origin/%'
                 then substr({{ json_text('payload', 'branch') }}, 8)
             else {{ json_text('payload', 'branch') }}
-        end                                                                 as branch
+        end                                                                 as branch,
+        cast({{ json_text('payload', 'duration_ms') }} as bigint)           as duration_ms,
+        source.extracted_at
 
     from source
     left join job_repositories

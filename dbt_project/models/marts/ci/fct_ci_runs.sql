@@ -1,0 +1,188 @@
+{#- Every CI run of the three CI systems in one grain: a GitHub Actions workflow run (its
+    latest attempt), a Jenkins build, a GitLab pipeline. Results are normalised to
+    success / failure / cancelled / skipped / running (the mapping is in the model's YAML);
+    the duration is wall-clock, start to finish, the same definition for all three.
+
+    Incremental: a run's row depends only on its own raw records (plus the repository's
+    default branch and team, which change only with configuration; kpi/pipeline.py rebuilds
+    the incremental models in full when those change). A night re-reads the raw records
+    extracted since the last build, less `incremental_lookback_hours` so a batch landed
+    out of order is still picked up; delete+insert on the key makes re-reading harmless. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='ci_run_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
+
+with
+
+{% if is_incremental() %}
+last_build as (
+
+    select max(source_extracted_at) - interval '{{ var("incremental_lookback_hours", 48) }} hours' as since
+    from {{ this }}
+
+),
+{% endif %}
+
+repository_teams as (
+
+    select * from {{ ref('stg_config__repository_teams') }}
+
+),
+
+github_repositories as (
+
+    select * from {{ ref('stg_github__repositories') }}
+
+),
+
+gitlab_projects as (
+
+    select * from {{ ref('stg_gitlab__projects') }}
+
+),
+
+github_runs as (
+
+    select
+        'github_actions:' || cast(runs.run_id as varchar)               as ci_run_key,
+        'github_actions'                                                as ci_system,
+        runs.repository,
+        runs.workflow_name                                              as pipeline_name,
+        cast(runs.run_number as bigint)                                 as run_number,
+        runs.head_branch                                                as branch,
+        runs.event                                                      as trigger_event,
+        runs.created_at,
+        runs.run_started_at                                             as started_at,
+        case when runs.status = 'completed' then runs.updated_at end    as finished_at,
+        case
+            when runs.status <> 'completed' or runs.conclusion is null then 'running'
+            when runs.conclusion = 'success' then 'success'
+            when runs.conclusion in ('failure', 'timed_out', 'startup_failure') then 'failure'
+            when runs.conclusion = 'cancelled' then 'cancelled'
+            else 'skipped'
+        end                                                             as result,
+        github_repositories.default_branch,
+        (runs.extracted_at at time zone 'UTC')                          as source_extracted_at
+
+    from {{ ref('stg_github__workflow_runs') }} as runs
+    left join github_repositories
+        on github_repositories.repository = runs.repository
+
+),
+
+jenkins_builds as (
+
+    select
+        'jenkins:' || builds.job || '#' || cast(builds.build_number as varchar) as ci_run_key,
+        'jenkins'                                                       as ci_system,
+        builds.repository,
+        builds.job                                                      as pipeline_name,
+        builds.build_number                                             as run_number,
+        builds.branch,
+        cast(null as varchar)                                           as trigger_event,
+        builds.started_at                                               as created_at,
+        builds.started_at,
+        builds.finished_at,
+        case
+            when builds.is_building or builds.result is null then 'running'
+            when builds.result = 'SUCCESS' then 'success'
+            when builds.result in ('FAILURE', 'UNSTABLE') then 'failure'
+            when builds.result = 'ABORTED' then 'cancelled'
+            else 'skipped'
+        end                                                             as result,
+        coalesce(github_repositories.default_branch, gitlab_projects.default_branch) as default_branch,
+        (builds.extracted_at at time zone 'UTC')                        as source_extracted_at
+
+    from {{ ref('stg_jenkins__builds') }} as builds
+    left join github_repositories
+        on github_repositories.repository = builds.repository
+    left join gitlab_projects
+        on gitlab_projects.repository = builds.repository
+
+),
+
+gitlab_pipelines as (
+
+    select
+        'gitlab_ci:' || cast(pipelines.pipeline_id as varchar)          as ci_run_key,
+        'gitlab_ci'                                                     as ci_system,
+        pipelines.repository,
+        pipelines.pipeline_name,
+        pipelines.pipeline_iid                                          as run_number,
+        pipelines.ref                                                   as branch,
+        pipelines.trigger_source                                        as trigger_event,
+        pipelines.created_at,
+        details.started_at,
+        details.finished_at,
+        case coalesce(details.status, pipelines.status)
+            when 'success' then 'success'
+            when 'failed' then 'failure'
+            when 'canceled' then 'cancelled'
+            when 'skipped' then 'skipped'
+            else 'running'
+        end                                                             as result,
+        gitlab_projects.default_branch,
+        (greatest(pipelines.extracted_at, coalesce(details.extracted_at, pipelines.extracted_at)) at time zone 'UTC') as source_extracted_at
+
+    from {{ ref('stg_gitlab__pipelines') }} as pipelines
+    left join {{ ref('stg_gitlab__pipeline_details') }} as details
+        on details.pipeline_id = pipelines.pipeline_id
+    left join gitlab_projects
+        on gitlab_projects.repository = pipelines.repository
+
+),
+
+all_runs as (
+
+    select * from github_runs
+    union all
+    select * from jenkins_builds
+    union all
+    select * from gitlab_pipelines
+
+),
+
+changed_runs as (
+
+    select * from all_runs
+    {% if is_incremental() %}
+    where source_extracted_at > (select since from last_build)
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        changed_runs.ci_run_key,
+        changed_runs.ci_system,
+        changed_runs.repository,
+        coalesce(repository_teams.team, '{{ var("unassigned_team", "unassigned") }}') as team,
+        changed_runs.pipeline_name,
+        changed_runs.run_number,
+        changed_runs.branch,
+        coalesce(changed_runs.branch = changed_runs.default_branch, false) as is_default_branch,
+        changed_runs.trigger_event,
+        changed_runs.created_at,
+        changed_runs.started_at,
+        changed_runs.finished_at,
+        case
+            when changed_runs.started_at is not null and changed_runs.finished_at is not null
+                then {{ seconds_between('changed_runs.started_at', 'changed_runs.finished_at') }}
+        end                                                             as duration_seconds,
+        changed_runs.result,
+        changed_runs.result = 'success'                                 as is_success,
+        changed_runs.result in ('success', 'failure')                   as is_verdict,
+        {{ week_start('changed_runs.created_at') }}                     as week_start,
+        changed_runs.source_extracted_at
+
+    from changed_runs
+    left join repository_teams
+        on repository_teams.repository = changed_runs.repository
+
+)
+
+select * from final
