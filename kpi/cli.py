@@ -64,35 +64,41 @@ def query(
     output: str = typer.Option("table", help="table, csv or json"),
     config: Optional[Path] = ConfigOption,
 ) -> None:
-    """Query the published warehouse, read-only."""
+    """Query the published warehouse, read-only (a statement that writes is refused)."""
     import duckdb
+    from rich.console import Console
 
-    published = _load(config).published_warehouse
-    if not published.exists():
-        typer.echo(f"no published warehouse at {published}: run `make demo` or the kpi_nightly DAG first", err=True)
-        raise typer.Exit(1)
-    with duckdb.connect(str(published), read_only=True) as connection:
+    from kpi.shell import PublishedWarehouseMissing, connect_published, explain_error, render
+
+    if output not in ("table", "csv", "json"):
+        typer.echo(f"--output {output!r}: expected table, csv or json", err=True)
+        raise typer.Exit(2)
+    try:
+        connection = connect_published(_load(config).published_warehouse)
+    except PublishedWarehouseMissing as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    with connection:
         try:
             relation = connection.sql(sql)
+            if relation is not None:
+                render(relation, Console(file=sys.stdout), output)
         except duckdb.Error as exc:
-            typer.echo(f"query failed: {exc}", err=True)
+            typer.echo(f"query failed: {explain_error(exc)}", err=True)
             raise typer.Exit(1) from None
-        if relation is None:
-            return
-        if output == "csv":
-            relation.df().to_csv(sys.stdout, index=False)
-        elif output == "json":
-            typer.echo(relation.df().to_json(orient="records", date_format="iso"))
-        else:
-            from rich.console import Console
-            from rich.table import Table
 
-            table = Table()
-            for column in relation.columns:
-                table.add_column(column)
-            for row in relation.fetchall():
-                table.add_row(*("" if value is None else str(value) for value in row))
-            Console().print(table)
+
+@app.command()
+def shell(config: Optional[Path] = ConfigOption) -> None:
+    """Interactive SQL on the published warehouse, read-only (.tables, .schema TABLE, .quit);
+    piped input runs as a script and exits 1 if a statement failed."""
+    from kpi.shell import PublishedWarehouseMissing, run_shell
+
+    try:
+        raise typer.Exit(run_shell(_load(config).published_warehouse))
+    except PublishedWarehouseMissing as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
 
 
 @config_app.command("validate")
