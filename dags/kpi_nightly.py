@@ -70,7 +70,8 @@ def _alert(context) -> None:
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # one writer of the working DuckDB file at a time
-    params={"full_refresh": Param(False, type="boolean", description="re-read every scope from the start")},
+    params={"full_refresh": Param(False, type="boolean",
+                                  description="re-read every scope from the start and rebuild every mart")},
     default_args={
         "retries": 2,
         "retry_delay": timedelta(seconds=30),
@@ -124,13 +125,13 @@ def kpi_nightly():
         return load(_config(), audited)
 
     @task(outlets=[MARTS], retries=0, pool=WAREHOUSE_POOL)
-    def dbt_build() -> None:
+    def dbt_build() -> dict:
         """The marts as of the end of the run's data interval: a rerun is identical."""
         from kpi.pipeline import build_marts
 
         context = get_current_context()
         as_of = context.get("data_interval_end") or context.get("logical_date") or context["dag_run"].run_after
-        build_marts(_config(), as_of=as_of)
+        return build_marts(_config(), as_of=as_of, full_refresh=_full_refresh())
 
     @task(retries=0, pool=WAREHOUSE_POOL)
     def audit_marts() -> int:

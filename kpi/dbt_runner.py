@@ -7,10 +7,13 @@ so the source tree stays clean and parallel environments do not collide.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
 
 from kpi.config import PROJECT_ROOT, PipelineConfig
 from kpi.executables import venv_executable
@@ -62,3 +65,80 @@ def run_dbt(config: PipelineConfig, command: str = "build", extra_args: list[str
                    or any(" Error in " in previous for previous in lines[max(index - 3, 0):index])]
         raise DbtError(f"dbt {command} failed (exit {completed.returncode}):\n" + "\n".join(failing[-40:] or output.splitlines()[-40:]))
     return output
+
+
+# What the incremental marts are built from besides the raw records: the dbt code, the dbt
+# vars (configuration), and the configuration reference tables (repository -> team, Jira
+# project -> team, Jenkins job -> repository, ...). When any of them changes, rows built on
+# earlier nights may be stale, so the next build is a full refresh.
+DBT_CODE = ("dbt_project.yml", "models", "macros", "tests")
+BUILDS_TABLE = "ops.dbt_builds"
+
+
+def build_fingerprint(config: PipelineConfig, warehouse: Path | None = None) -> str:
+    """sha256 over the dbt code, the dbt vars and the `raw.config__*` reference tables."""
+    import duckdb
+
+    digest = hashlib.sha256(json.dumps(dbt_vars(config), sort_keys=True).encode())
+    for entry in DBT_CODE:
+        root = DBT_PROJECT_DIR / entry
+        for path in sorted([root] if root.is_file() else root.rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode() + b"\0" + path.read_bytes())
+    with duckdb.connect(str(warehouse or config.working_warehouse), read_only=True) as connection:
+        tables = [row[0] for row in connection.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'raw' and table_name like 'config\\_\\_%' escape '\\' order by 1").fetchall()]
+        for table in tables:
+            content = connection.execute(
+                f'select string_agg(cast(t as varchar), chr(10) order by cast(t as varchar)) from raw."{table}" as t'
+            ).fetchone()[0]
+            digest.update(table.encode() + b"\0" + (content or "").encode())
+    return digest.hexdigest()
+
+
+def last_build_fingerprint(warehouse: Path) -> str | None:
+    """The fingerprint of the last successful build of this warehouse (None: never built here)."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        exists = connection.execute(
+            "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'dbt_builds'"
+        ).fetchone()[0]
+        if not exists:
+            return None
+        row = connection.execute(f"select fingerprint from {BUILDS_TABLE} order by finished_at desc limit 1").fetchone()
+    return row[0] if row else None
+
+
+def record_build(warehouse: Path, fingerprint: str, full_refresh: bool, started_at: datetime) -> None:
+    import duckdb
+
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("create schema if not exists ops")
+        connection.execute(
+            f"create table if not exists {BUILDS_TABLE} (fingerprint varchar not null, full_refresh boolean not null, "
+            "started_at timestamptz not null, finished_at timestamptz not null)")
+        connection.execute(f"insert into {BUILDS_TABLE} values (?, ?, ?, ?)",
+                           [fingerprint, full_refresh, started_at, datetime.now(timezone.utc)])
+
+
+def build(config: PipelineConfig, full_refresh: bool = False, extra_env: dict[str, str] | None = None) -> dict:
+    """`dbt build` of the marts, incremental unless something they were built from changed.
+
+    A night whose code, configuration and reference tables are those of the last successful
+    build runs the incremental models on what changed, with every data test; dbt's unit
+    tests (which test the SQL, not the data) run with the full refresh that a code change
+    triggers, and in CI. Anything else (first build, changed fingerprint, `full_refresh`)
+    rebuilds every model from the raw layer, unit tests included."""
+    started_at = datetime.now(timezone.utc)
+    fingerprint = build_fingerprint(config)
+    previous = last_build_fingerprint(config.working_warehouse)
+    full = full_refresh or previous != fingerprint
+    reason = ("requested" if full_refresh else "first build" if previous is None
+              else "code, configuration or reference tables changed" if full else "unchanged")
+    args = ["--full-refresh"] if full else ["--exclude-resource-type", "unit_test"]
+    log.info("dbt build (%s: %s)", "full refresh" if full else "incremental", reason)
+    output = run_dbt(config, "build", extra_args=args, extra_env=extra_env)
+    record_build(config.working_warehouse, fingerprint, full, started_at)
+    return {"full_refresh": full, "reason": reason, "output": output}

@@ -397,15 +397,19 @@ def _loaded_repositories(warehouse: Path) -> set[str]:
         return names
 
 
-def build_marts(config: PipelineConfig, as_of: datetime | None = None) -> None:
-    """dbt build. `as_of` is the moment the marts describe (the DAG passes its run's data
-    interval end, so a rerun of the same night, or a backfill of it, builds the same marts);
-    $KPI_AS_OF, when set, wins; neither: the build's own clock."""
-    from kpi.dbt_runner import run_dbt
+def build_marts(config: PipelineConfig, as_of: datetime | None = None, full_refresh: bool = False) -> dict[str, Any]:
+    """dbt build: incremental, or a full refresh when asked or when the dbt code, the
+    configuration or the reference tables changed since the last build (kpi.dbt_runner.build).
+    `as_of` is the moment the marts describe (the DAG passes its run's data interval end, so
+    a rerun of the same night, or a backfill of it, builds the same marts); $KPI_AS_OF, when
+    set, wins; neither: the build's own clock."""
+    from kpi.dbt_runner import build
 
     extra_env = {"KPI_AS_OF": as_of.isoformat()} if as_of is not None and not os.environ.get("KPI_AS_OF") else {}
-    output = run_dbt(config, "build", extra_env=extra_env)
-    log.info("dbt build: %s", next((l for l in reversed(output.splitlines()) if "Done." in l), "done"))
+    outcome = build(config, full_refresh=full_refresh, extra_env=extra_env)
+    summary = next((line for line in reversed(outcome["output"].splitlines()) if "Done." in line), "done")
+    log.info("dbt build (%s): %s", "full refresh" if outcome["full_refresh"] else "incremental", summary)
+    return {"full_refresh": outcome["full_refresh"], "reason": outcome["reason"]}
 
 
 def audit_marts(config: PipelineConfig, now: datetime | None = None) -> int:
@@ -452,7 +456,7 @@ def run_all(config: PipelineConfig, run_id: str | None = None, full_refresh: boo
     manifests += scope_manifests(results)
     audited = audit_batches(manifests)
     load_raw(config, audited)
-    build_marts(config)
+    build_marts(config, full_refresh=full_refresh)
     audit_marts(config)
     outcome = publish(config, run_id, results, audited)
     check_scopes(results, audited)  # after loading what was good: the run still fails loudly
