@@ -101,6 +101,24 @@ def shell(config: Optional[Path] = ConfigOption) -> None:
         raise typer.Exit(1) from None
 
 
+@app.command()
+def status(
+    as_json: bool = typer.Option(False, "--json", help="print the status as JSON (for machines)"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """The last run and publication, freshness per source and scope, failed scopes and
+    quarantined batches; never takes the pipeline's write lock."""
+    from rich.console import Console
+
+    from kpi.status import print_status, read_status
+
+    report = read_status(_load(config))
+    if as_json:
+        typer.echo(report.to_json())
+    else:
+        print_status(report, Console())
+
+
 @config_app.command("validate")
 def config_validate(path: Optional[Path] = typer.Argument(None, help="pipeline.yaml to check")) -> None:
     """Validate a pipeline configuration; errors name the file, the key path and what was expected."""

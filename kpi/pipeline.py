@@ -438,13 +438,16 @@ def publish(config: PipelineConfig, run_id: str, results: list[dict[str, Any]] |
     batch and `publish.when_scopes_fail` is keep_previous: then readers keep the previous
     one untouched (and `check_scopes` fails the run naming the cause)."""
     from kpi.publish import publish as publish_file
+    from kpi.status import record_run
 
     blockers = publish_blockers(config, results, audited)
     if blockers:
         log.warning("not published (publish.when_scopes_fail = keep_previous): %s", "; ".join(blockers))
+        record_run(config.working_warehouse, run_id, results, published=False, blockers=blockers)
         return {"published": False, "blockers": blockers}
     counts = publish_file(config.working_warehouse, config.published_warehouse, run_id)
     log.info("published %s: %s", config.published_warehouse, counts)
+    record_run(config.working_warehouse, run_id, results, published=True, blockers=[])  # for `kpi status`
     return {"published": True, "tables": counts}
 
 

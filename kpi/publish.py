@@ -24,6 +24,8 @@ from pathlib import Path
 
 import duckdb
 
+from kpi.status import FRESHNESS_SQL
+
 PUBLISHED_SCHEMAS = ("marts",)
 PARQUET_DIR_NAME = "parquet"
 CURRENT_LINK = "current"
@@ -67,6 +69,11 @@ def publish(working: Path, published: Path, run_id: str, schemas: tuple[str, ...
                 "create table target.meta.publication as select ? as run_id, ? as published_at",
                 [run_id, published_at],
             )
+            # What `kpi status` shows while a load holds the working warehouse's lock.
+            if connection.execute("select count(*) from information_schema.tables where table_catalog = 'source' "
+                                  "and table_schema = 'raw' and table_name = '_load_log'").fetchone()[0]:
+                connection.execute("create table target.meta.freshness as "
+                                   + FRESHNESS_SQL.format(load_log="source.raw._load_log"))
             # Exported from the new file itself, so the Parquet files hold exactly its rows.
             export = _export_parquet(connection, "target", row_counts, run_id, published_at,
                                      parquet_dir or parquet_root(published))
