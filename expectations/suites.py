@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import great_expectations as gx
 
@@ -541,3 +543,55 @@ MART_SUITES: dict[str, SuiteBuilder] = {
     "dora_metrics": _mart_dora_metrics,
     "kpi_scorecard": _mart_kpi_scorecard,
 }
+
+
+# ---------------------------------------------------------------------------------------
+# Every mart's contract as expectations: what its dbt YAML declares — not-null columns
+# (constraints or data tests), unique columns and column combinations, accepted values —
+# checked again by Great Expectations on the built table, so the mart audit (which blocks
+# the publish and feeds the data docs) covers every mart from the one place its rules are
+# written. The hand-written suites in MART_SUITES add what YAML cannot say.
+MARTS_MODELS_DIR = Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "marts"
+
+
+def documented_marts(models_dir: Path = MARTS_MODELS_DIR) -> dict[str, dict]:
+    """Mart name -> its model entry in the dbt YAML under dbt_project/models/marts."""
+    import yaml
+
+    marts: dict[str, dict] = {}
+    for path in sorted(models_dir.rglob("*.yml")):
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models", []):
+            marts[model["name"]] = model
+    return marts
+
+
+def _test_name(test: Any) -> tuple[str, dict]:
+    if isinstance(test, str):
+        return test, {}
+    (name, options), = test.items()
+    return name, (options or {}).get("arguments", options or {})
+
+
+def contract_expectations(model: dict) -> list[gx.expectations.Expectation]:
+    expectations: list[gx.expectations.Expectation] = []
+    for test in model.get("data_tests", []):
+        name, arguments = _test_name(test)
+        if name == "unique_combination_of_columns":
+            expectations.append(E.ExpectCompoundColumnsToBeUnique(column_list=list(arguments["columns"])))
+    for column in model.get("columns", []):
+        tests = dict(_test_name(test) for test in column.get("data_tests", []))
+        not_null = "not_null" in tests or any(c.get("type") == "not_null" for c in column.get("constraints", []))
+        if not_null:
+            expectations.append(E.ExpectColumnValuesToNotBeNull(column=column["name"]))
+        if "unique" in tests:
+            expectations.append(E.ExpectColumnValuesToBeUnique(column=column["name"]))
+        if "accepted_values" in tests:
+            expectations.append(E.ExpectColumnValuesToBeInSet(column=column["name"],
+                                                              value_set=list(tests["accepted_values"]["values"])))
+    return expectations
+
+
+def mart_expectations(name: str, model: dict, now: datetime) -> list[gx.expectations.Expectation]:
+    """The contract's expectations plus the mart's hand-written suite, if it has one."""
+    hand_written = MART_SUITES.get(name)
+    return contract_expectations(model) + (hand_written(now) if hand_written else [])

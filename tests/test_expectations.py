@@ -84,3 +84,30 @@ def test_every_stream_of_every_source_has_its_own_suite():
 
     unaudited = {stream.name for stream in all_streams() if stream.key_listing_of is None} - set(RAW_SUITES)
     assert not unaudited, f"streams without a suite in expectations/suites.py: {sorted(unaudited)}"
+
+
+def test_every_documented_mart_is_audited_with_the_rules_its_contract_declares():
+    from expectations.suites import contract_expectations, documented_marts
+
+    marts = documented_marts()
+    assert {"fct_ci_runs", "fct_pull_requests", "kpi_period", "okr_key_results"} <= marts.keys()
+    for name, model in marts.items():
+        assert contract_expectations(model), f"{name}: its contract declares nothing to audit"
+    kinds = {(type(e).__name__, getattr(e, "column", None)) for e in contract_expectations(marts["fct_ci_runs"])}
+    assert {("ExpectColumnValuesToBeUnique", "ci_run_key"), ("ExpectColumnValuesToNotBeNull", "team"),
+            ("ExpectColumnValuesToBeInSet", "result")} <= kinds
+
+
+def test_a_duplicate_key_or_an_unknown_value_in_a_mart_fails_its_audit_naming_the_column(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("create schema marts")
+        connection.execute(
+            "create table marts.fct_ci_runs as select * from (values "
+            "('jenkins:a#1', 'jenkins', 'acme/a', 'payments', 'success'), "
+            "('jenkins:a#1', 'jenkins', 'acme/a', 'payments', 'passed')) "
+            "as t(ci_run_key, ci_system, repository, team, result)")
+    results = {r.suite: r for r in audit_marts(warehouse, now=NOW)}
+    failed = {(f.expectation, f.arguments.get("column")) for f in results["mart__fct_ci_runs"].failures}
+    assert ("expect_column_values_to_be_unique", "ci_run_key") in failed
+    assert ("expect_column_values_to_be_in_set", "result") in failed
