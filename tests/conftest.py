@@ -41,6 +41,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def small_warehouse(tmp_path_factory):
     """The published warehouse of one full pipeline run over the simulated small org (all
     sources), shared by the mart tests: see tests/support/small_warehouse.py."""
-    from tests.support.small_warehouse import build_small_warehouse
+    from tests.support.small_warehouse import WAREHOUSE_ENV, build_small_warehouse
 
-    return build_small_warehouse(tmp_path_factory.mktemp("small_warehouse"))
+    kept = os.environ.get(WAREHOUSE_ENV)
+    return build_small_warehouse(Path(kept) if kept else tmp_path_factory.mktemp("small_warehouse"))
