@@ -116,7 +116,7 @@ def kpi_nightly():
         from kpi.pipeline import audit_batches as audit
         from kpi.pipeline import scope_manifests
 
-        return audit([*listing_manifests, *scope_manifests(_flatten(results))])
+        return audit([*listing_manifests, *scope_manifests(_flatten(results))], data_dir=_config().data_dir)
 
     @task(outlets=[RAW], retries=0, pool=WAREHOUSE_POOL)
     def load_raw(audited: dict) -> dict:
@@ -146,6 +146,13 @@ def kpi_nightly():
 
         return publish_warehouse(_config(), _run_id(), _flatten(results), audited)
 
+    @task(pool=WAREHOUSE_POOL)
+    def dbt_docs() -> dict:
+        """dbt docs (data/docs/dbt/static_index.html), regenerated when the dbt project changed."""
+        from kpi.docs import generate_dbt_docs
+
+        return generate_dbt_docs(_config())
+
     @task(retries=0, trigger_rule="none_failed")
     def check_scopes(results: list, audited: dict) -> dict:
         """Fails the run, naming each failed scope and quarantined batch, after the good
@@ -169,6 +176,7 @@ def kpi_nightly():
     checked = audit_marts()
     published = publish(extracted, audited)
     loaded >> built >> checked >> published >> check_scopes(extracted, audited)
+    published >> dbt_docs()
 
 
 kpi_nightly()

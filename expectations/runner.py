@@ -58,6 +58,8 @@ class AuditResult:
     rows: int
     success: bool
     failures: list[Failure] = field(default_factory=list)
+    # GX's own result, for the Data Docs (expectations.data_docs); None when nothing was validated.
+    validation: Any = field(default=None, repr=False, compare=False)
 
     def describe(self) -> str:
         head = f"suite {self.suite} on {self.subject}: {len(self.failures)} expectation(s) failed of {self.rows} rows"
@@ -97,7 +99,7 @@ def validate_frame(frame: pd.DataFrame, suite_name: str, subject: str, expectati
         keys = ([str(key) for key in frame.loc[[i for i in index if not isinstance(i, dict)], "record_key"]]
                 if "record_key" in frame.columns else [])
         failures.append(Failure(config.type, arguments, details.get("unexpected_count"), samples, keys))
-    return AuditResult(suite_name, subject, len(frame), not failures, failures)
+    return AuditResult(suite_name, subject, len(frame), not failures, failures, validation=outcome)
 
 
 def _dig(payload: dict, dotted: str) -> Any:

@@ -119,6 +119,33 @@ def status(
         print_status(report, Console())
 
 
+@app.command()
+def docs(
+    force: bool = typer.Option(False, "--force", help="regenerate the dbt docs even if the dbt project is unchanged"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Generate the dbt docs (every mart and column, lineage, exposures) into data/docs/dbt/
+    and print where they and the Great Expectations Data Docs (data/docs/expectations/) are."""
+    from expectations.data_docs import data_docs_dir
+    from kpi.dbt_runner import DbtError
+    from kpi.docs import generate_dbt_docs
+
+    loaded = _load(config)
+    if not loaded.working_warehouse.exists():
+        typer.echo(f"no working warehouse at {loaded.working_warehouse}: run `kpi run`, `make demo` or the "
+                   "kpi_nightly DAG first (the docs' catalog is read from it)", err=True)
+        raise typer.Exit(1)
+    try:
+        outcome = generate_dbt_docs(loaded, force=force)
+    except DbtError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"dbt docs: {outcome['page']}" + ("" if outcome["generated"] else " (unchanged)"))
+    expectations_index = data_docs_dir(loaded.data_dir) / "index.html"
+    typer.echo(f"Great Expectations data docs: {expectations_index}" if expectations_index.is_file()
+               else f"Great Expectations data docs: none yet ({expectations_index} is written by each audit)")
+
+
 @config_app.command("validate")
 def config_validate(path: Optional[Path] = typer.Argument(None, help="pipeline.yaml to check")) -> None:
     """Validate a pipeline configuration; errors name the file, the key path and what was expected."""

@@ -48,7 +48,7 @@ def run_dbt(config: PipelineConfig, command: str = "build", extra_args: list[str
         "DBT_USE_COLORS": "false",
     }
     args = [
-        venv_executable("dbt"), command,
+        venv_executable("dbt"), *command.split(),  # "build", or a subcommand: "docs generate"
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--vars", json.dumps(dbt_vars(config)),

@@ -217,7 +217,8 @@ def _source_of(stream: str) -> str:
     return stream.split("__", 1)[0]
 
 
-def audit_batches(manifest_paths: list[str], now: datetime | None = None) -> dict[str, Any]:
+def audit_batches(manifest_paths: list[str], now: datetime | None = None,
+                  data_dir: Path | None = None) -> dict[str, Any]:
     """Audit each landing batch with its Great Expectations suite.
 
     A batch that fails holds back every batch of its source and scope: a scope's stream
@@ -232,8 +233,10 @@ def audit_batches(manifest_paths: list[str], now: datetime | None = None) -> dic
     manifests = [(path, BatchManifest.from_file(Path(path))) for path in manifest_paths]
     failures: dict[tuple[str, str], tuple[str, Any]] = {}
     rows = 0
+    results = []
     for path, manifest in manifests:
         result = audit_batch(Path(manifest.path), manifest.stream, now=now)
+        results.append(result)
         rows += result.rows
         if not result.success:
             failures.setdefault((_source_of(manifest.stream), manifest.scope), (path, result))
@@ -259,6 +262,10 @@ def audit_batches(manifest_paths: list[str], now: datetime | None = None) -> dic
         quarantined.append({"manifest": path, "stream": manifest.stream, "scope": manifest.scope,
                             "reason": reason, "record_reasons": reasons})
     log.info("audited %d batches, %d records; %d batches quarantined", len(manifests), rows, len(quarantined))
+    if data_dir is not None:  # GX Data Docs of tonight's batch audit (data/docs/expectations/)
+        from expectations.data_docs import write_data_docs
+
+        write_data_docs(data_dir, "batches", results, run_name=manifests[0][1].run_id if manifests else None)
     return {"accepted": accepted, "quarantined": quarantined}
 
 
@@ -416,7 +423,10 @@ def audit_marts(config: PipelineConfig, now: datetime | None = None) -> int:
     from expectations.runner import audit_marts as run_mart_audits
     from expectations.runner import raise_for_failures
 
+    from expectations.data_docs import write_data_docs
+
     results = run_mart_audits(config.working_warehouse, now=now)
+    write_data_docs(config.data_dir, "marts", results)  # failed audits documented too
     raise_for_failures(results)
     return sum(result.rows for result in results)
 
@@ -457,7 +467,7 @@ def run_all(config: PipelineConfig, run_id: str | None = None, full_refresh: boo
     manifests = extract_listings(config, run_id, full_refresh)
     results = [extract_source_scope(config, scope, run_id, full_refresh) for scope in plan_scopes(config, manifests)]
     manifests += scope_manifests(results)
-    audited = audit_batches(manifests)
+    audited = audit_batches(manifests, data_dir=config.data_dir)
     load_raw(config, audited)
     build_marts(config, full_refresh=full_refresh)
     audit_marts(config)

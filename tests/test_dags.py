@@ -18,6 +18,7 @@ def test_kpi_nightly_flows_from_extraction_to_publish():
                  "audit_marts", "publish", "check_scopes"]
         for upstream, downstream in zip(order, order[1:]):
             assert downstream in dag.get_task(upstream).downstream_task_ids, f"{upstream} -> {downstream}"
+    assert "dbt_docs" in dag.get_task("publish").downstream_task_ids  # the docs of what was just published
     assert dag.schedule == "@daily"
     assert dag.catchup is False
     outlets = {task_id: [asset.name for asset in dag.get_task(task_id).outlets] for task_id in ("load_raw", "dbt_build", "publish")}
@@ -30,7 +31,7 @@ def test_warehouse_tasks_share_one_slot_and_each_source_extracts_in_its_own_pool
     dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags["kpi_nightly"]
     pools = {task.task_id: task.pool for task in dag.tasks}
     assert {task_id for task_id, pool in pools.items() if pool == "kpi_warehouse"} == {
-        "extract_listings", "plan_scopes", "load_raw", "dbt_build", "audit_marts", "publish"}
+        "extract_listings", "plan_scopes", "load_raw", "dbt_build", "audit_marts", "publish", "dbt_docs"}
     assert {pools[f"extract_{source}"] for source in ("github", "gitlab", "jenkins", "jira")} == {
         "kpi_api_github", "kpi_api_gitlab", "kpi_api_jenkins", "kpi_api_jira"}
     # an extraction that finds no scope for a source must not skip the rest of the night

@@ -4,21 +4,19 @@ batches, read without taking the pipeline's write lock."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
 
 import duckdb
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from extractors.extract import BatchManifest
 from extractors.loader import QuarantinedBatch, WarehouseLoader
 from kpi.cli import app
-from kpi.config import load_config
 from kpi.status import read_status, record_run
+from tests.support.warehouse_copy import copy_small_warehouse
 
 runner = CliRunner()
 
@@ -35,19 +33,7 @@ def batch(folder, stream: str, scope: str, keys: list[str], run_id: str = "night
 
 @pytest.fixture
 def copied(small_warehouse, tmp_path):
-    """A private copy of the small org's working and published warehouses (the session's
-    own files are shared by other tests and must stay untouched)."""
-    source = small_warehouse["config"]
-    settings = yaml.safe_load((source.data_dir.parent / "pipeline.yaml").read_text())
-    settings["warehouse"]["data_dir"] = str(tmp_path / "data")
-    config_path = tmp_path / "pipeline.yaml"
-    config_path.write_text(yaml.safe_dump(settings))
-    config = load_config(config_path)
-    for path in (config.working_warehouse, config.published_warehouse):
-        path.parent.mkdir(parents=True)
-    shutil.copy(source.working_warehouse, config.working_warehouse)
-    shutil.copy(source.published_warehouse, config.published_warehouse)
-    return config, config_path
+    return copy_small_warehouse(small_warehouse, tmp_path)
 
 
 def test_status_names_the_published_run_and_every_scope_fresh_with_no_failure(small_warehouse):
