@@ -49,11 +49,18 @@ def run(
     full_refresh: bool = typer.Option(False, help="re-read every scope from the start"),
     config: Optional[Path] = ConfigOption,
 ) -> None:
-    """Run the pipeline once in this process, without Airflow (tokens from $KPI_<CONN>_TOKEN)."""
+    """Run the pipeline once in this process, without Airflow (tokens from $KPI_<CONN>_TOKEN),
+    with progress bars on a terminal; then the dbt docs (data/docs/dbt/)."""
+    from kpi.docs import generate_dbt_docs
     from kpi.pipeline import run_all
+    from kpi.progress import RichProgress
 
-    # A night that may not publish (failed scope, quarantined batch) raises, naming each cause.
-    outcome = run_all(_load(config), full_refresh=full_refresh)
+    loaded = _load(config)
+    with RichProgress() as progress:
+        # A night that may not publish (failed scope, quarantined batch) raises, naming each cause.
+        outcome = run_all(loaded, full_refresh=full_refresh, progress=progress)
+        with progress.step("dbt docs"):
+            generate_dbt_docs(loaded)
     for table, rows in outcome["tables"].items():
         typer.echo(f"{table}: {rows} rows")
 
@@ -144,6 +151,25 @@ def docs(
     expectations_index = data_docs_dir(loaded.data_dir) / "index.html"
     typer.echo(f"Great Expectations data docs: {expectations_index}" if expectations_index.is_file()
                else f"Great Expectations data docs: none yet ({expectations_index} is written by each audit)")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def metrics(context: typer.Context, config: Optional[Path] = ConfigOption) -> None:
+    """The MetricFlow semantic layer on the published warehouse (read-only): the arguments go
+    to `mf`, e.g. `kpi metrics list metrics`, `kpi metrics query --metrics deployment_frequency
+    --group-by metric_time__month,team`, `kpi metrics validate-configs`."""
+    from kpi.dbt_runner import DbtError
+    from kpi.semantic import PublishedWarehouseMissing, run_mf
+
+    if not context.args:
+        typer.echo("give mf's arguments, e.g. `kpi metrics list metrics` or `kpi metrics query --metrics "
+                   "deployment_frequency --group-by metric_time__month,team`", err=True)
+        raise typer.Exit(2)
+    try:
+        raise typer.Exit(run_mf(_load(config), list(context.args)).returncode)
+    except (PublishedWarehouseMissing, DbtError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
 
 
 @config_app.command("validate")

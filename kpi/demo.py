@@ -117,6 +117,7 @@ def run_demo(config: PipelineConfig, scale: str = "small", seed: int = 7, logica
     from rich.console import Console
     from rich.table import Table
 
+    from kpi.progress import AirflowRunProgress
     from simulator.simulation import Credentials, build_simulation
     from simulator.truth import deployment_frequency
 
@@ -130,7 +131,8 @@ def run_demo(config: PipelineConfig, scale: str = "small", seed: int = 7, logica
         console.print(f"simulator: GitHub, Jira, Jenkins and GitLab ({scale}, seed {seed}) at {simulator.base_url}")
         env = {**airflow_env(config), **simulator_connections(simulator, credentials)}
         console.print(f"airflow: running kpi_nightly for {logical_date} (log: {log_file})")
-        run_dag_with_airflow(env, logical_date, log_file)
+        with AirflowRunProgress(Path(env["AIRFLOW_HOME"]) / "airflow.db", "kpi_nightly"):  # bars on a terminal only
+            run_dag_with_airflow(env, logical_date, log_file)
         requests_served = simulator.request_count
 
     summary = published_summary(config.published_warehouse)

@@ -263,9 +263,9 @@ def audit_batches(manifest_paths: list[str], now: datetime | None = None,
                             "reason": reason, "record_reasons": reasons})
     log.info("audited %d batches, %d records; %d batches quarantined", len(manifests), rows, len(quarantined))
     if data_dir is not None:  # GX Data Docs of tonight's batch audit (data/docs/expectations/)
-        from expectations.data_docs import write_data_docs
+        from expectations.data_docs import write_data_docs_or_log
 
-        write_data_docs(data_dir, "batches", results, run_name=manifests[0][1].run_id if manifests else None)
+        write_data_docs_or_log(data_dir, "batches", results, run_name=manifests[0][1].run_id if manifests else None)
     return {"accepted": accepted, "quarantined": quarantined}
 
 
@@ -423,10 +423,10 @@ def audit_marts(config: PipelineConfig, now: datetime | None = None) -> int:
     from expectations.runner import audit_marts as run_mart_audits
     from expectations.runner import raise_for_failures
 
-    from expectations.data_docs import write_data_docs
+    from expectations.data_docs import write_data_docs_or_log
 
     results = run_mart_audits(config.working_warehouse, now=now)
-    write_data_docs(config.data_dir, "marts", results)  # failed audits documented too
+    write_data_docs_or_log(config.data_dir, "marts", results)  # failed audits documented too
     raise_for_failures(results)
     return sum(result.rows for result in results)
 
@@ -461,16 +461,29 @@ def publish(config: PipelineConfig, run_id: str, results: list[dict[str, Any]] |
     return {"published": True, "tables": counts}
 
 
-def run_all(config: PipelineConfig, run_id: str | None = None, full_refresh: bool = False) -> dict[str, int]:
-    """The whole pipeline in one process, without Airflow (used by the CLI and tests)."""
+def run_all(config: PipelineConfig, run_id: str | None = None, full_refresh: bool = False,
+            progress: Any = None) -> dict[str, int]:
+    """The whole pipeline in one process, without Airflow (used by the CLI and tests);
+    `progress` (kpi.progress.RichProgress for `kpi run`) is told of each scope and step."""
+    from kpi.progress import PipelineProgress
+
+    progress = progress or PipelineProgress()
     run_id = run_id or "cli__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    manifests = extract_listings(config, run_id, full_refresh)
-    results = [extract_source_scope(config, scope, run_id, full_refresh) for scope in plan_scopes(config, manifests)]
+    with progress.step("list repositories and projects"):
+        manifests = extract_listings(config, run_id, full_refresh)
+    with progress.step("plan scopes"):
+        planned = plan_scopes(config, manifests)
+    results = [extract_source_scope(config, scope, run_id, full_refresh) for scope in progress.scopes(planned)]
     manifests += scope_manifests(results)
-    audited = audit_batches(manifests, data_dir=config.data_dir)
-    load_raw(config, audited)
-    build_marts(config, full_refresh=full_refresh)
-    audit_marts(config)
-    outcome = publish(config, run_id, results, audited)
+    with progress.step("audit batches (Great Expectations)"):
+        audited = audit_batches(manifests, data_dir=config.data_dir)
+    with progress.step("load raw"):
+        load_raw(config, audited)
+    with progress.step("dbt build"):
+        build_marts(config, full_refresh=full_refresh)
+    with progress.step("audit marts (Great Expectations)"):
+        audit_marts(config)
+    with progress.step("publish"):
+        outcome = publish(config, run_id, results, audited)
     check_scopes(results, audited)  # after loading what was good: the run still fails loudly
     return outcome

@@ -26,7 +26,8 @@ import duckdb
 
 from kpi.status import FRESHNESS_SQL
 
-PUBLISHED_SCHEMAS = ("marts",)
+# marts: what analysts read; semantic: the MetricFlow time spine the semantic layer joins to.
+PUBLISHED_SCHEMAS = ("marts", "semantic")
 PARQUET_DIR_NAME = "parquet"
 CURRENT_LINK = "current"
 MANIFEST = "manifest.json"

@@ -100,3 +100,13 @@ def test_kpi_docs_without_a_working_warehouse_says_what_to_run_first(data_dir):
     result = CliRunner().invoke(app, ["docs"])
     assert result.exit_code == 1
     assert "no working warehouse" in result.output and "kpi run" in result.output
+
+
+def test_a_data_docs_failure_is_logged_and_does_not_stop_the_pipeline(tmp_path, caplog):
+    from expectations.data_docs import write_data_docs_or_log
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the data directory should be")
+    result = validate_frame(pd.DataFrame({"a": [1]}), "mart__x", "test", [gx.expectations.ExpectColumnToExist(column="a")])
+    assert write_data_docs_or_log(blocked, "marts", [result]) is None
+    assert "data docs of the marts audit were not written" in caplog.text
