@@ -147,10 +147,13 @@ def kpi_nightly():
         return publish_warehouse(_config(), _run_id(), _flatten(results), audited)
 
     @task(pool=WAREHOUSE_POOL)
-    def dbt_docs() -> dict:
-        """dbt docs (data/docs/dbt/static_index.html), regenerated when the dbt project changed."""
+    def dbt_docs(publication: dict) -> dict:
+        """dbt docs (data/docs/dbt/static_index.html) of a new publication, regenerated when
+        the dbt project changed; a night that kept the previous publication keeps its docs."""
         from kpi.docs import generate_dbt_docs
 
+        if not publication.get("published"):
+            return {"generated": False, "reason": "nothing published tonight"}
         return generate_dbt_docs(_config())
 
     @task(retries=0, trigger_rule="none_failed")
@@ -176,7 +179,7 @@ def kpi_nightly():
     checked = audit_marts()
     published = publish(extracted, audited)
     loaded >> built >> checked >> published >> check_scopes(extracted, audited)
-    published >> dbt_docs()
+    dbt_docs(published)
 
 
 kpi_nightly()
