@@ -73,6 +73,7 @@ def run_dbt(config: PipelineConfig, command: str = "build", extra_args: list[str
 # earlier nights may be stale, so the next build is a full refresh.
 DBT_CODE = ("dbt_project.yml", "models", "macros", "tests")
 BUILDS_TABLE = "ops.dbt_builds"
+FULL_BUILD_TESTS_TAG = "staging_contract"  # dbt_project.yml: the staging views' tests
 
 
 def build_fingerprint(config: PipelineConfig, warehouse: Path | None = None) -> str:
@@ -127,9 +128,10 @@ def build(config: PipelineConfig, full_refresh: bool = False, extra_env: dict[st
     """`dbt build` of the marts, incremental unless something they were built from changed.
 
     A night whose code, configuration and reference tables are those of the last successful
-    build runs the incremental models on what changed, with every data test; dbt's unit
-    tests (which test the SQL, not the data) run with the full refresh that a code change
-    triggers, and in CI. Anything else (first build, changed fingerprint, `full_refresh`)
+    build runs the incremental models on what changed, with every mart's data tests; dbt's
+    unit tests (which test the SQL, not the data) and the staging views' tests (which
+    re-check what each batch's audit checked before the merge, scanning all raw JSON) run
+    with the full refresh that a code change triggers, and in CI. Anything else (first build, changed fingerprint, `full_refresh`)
     rebuilds every model from the raw layer, unit tests included."""
     started_at = datetime.now(timezone.utc)
     fingerprint = build_fingerprint(config)
@@ -137,7 +139,7 @@ def build(config: PipelineConfig, full_refresh: bool = False, extra_env: dict[st
     full = full_refresh or previous != fingerprint
     reason = ("requested" if full_refresh else "first build" if previous is None
               else "code, configuration or reference tables changed" if full else "unchanged")
-    args = ["--full-refresh"] if full else ["--exclude-resource-type", "unit_test"]
+    args = ["--full-refresh"] if full else ["--exclude-resource-type", "unit_test", "--exclude", f"tag:{FULL_BUILD_TESTS_TAG}"]
     log.info("dbt build (%s: %s)", "full refresh" if full else "incremental", reason)
     output = run_dbt(config, "build", extra_args=args, extra_env=extra_env)
     record_build(config.working_warehouse, fingerprint, full, started_at)

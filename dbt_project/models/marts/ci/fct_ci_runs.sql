@@ -17,14 +17,13 @@
 
 with
 
-{% if is_incremental() %}
-last_build as (
-
-    select max(source_extracted_at) - interval '{{ var("incremental_lookback_hours", 48) }} hours' as since
-    from {{ this }}
-
-),
-{% endif %}
+{#- The bookmark as a literal (read when the model runs), so the filter reaches each raw
+    table's scan and unchanged records are never parsed. -#}
+{%- set changed_since = '' -%}
+{%- if is_incremental() and execute -%}
+    {%- set since = run_query("select cast(max(source_extracted_at) - interval '" ~ var("incremental_lookback_hours", 48) ~ " hours' as varchar) from " ~ this).columns[0][0] -%}
+    {%- set changed_since = "> cast('" ~ since ~ "+00:00' as timestamptz)" if since else "is not null" -%}
+{%- endif %}
 
 repository_teams as (
 
@@ -70,6 +69,9 @@ github_runs as (
     from {{ ref('stg_github__workflow_runs') }} as runs
     left join github_repositories
         on github_repositories.repository = runs.repository
+    {% if is_incremental() %}
+    where runs.extracted_at {{ changed_since }}
+    {% endif %}
 
 ),
 
@@ -101,6 +103,9 @@ jenkins_builds as (
         on github_repositories.repository = builds.repository
     left join gitlab_projects
         on gitlab_projects.repository = builds.repository
+    {% if is_incremental() %}
+    where builds.extracted_at {{ changed_since }}
+    {% endif %}
 
 ),
 
@@ -132,25 +137,21 @@ gitlab_pipelines as (
         on details.pipeline_id = pipelines.pipeline_id
     left join gitlab_projects
         on gitlab_projects.repository = pipelines.repository
+    {% if is_incremental() %}
+    where pipelines.extracted_at {{ changed_since }}
+        or details.extracted_at {{ changed_since }}
+    {% endif %}
 
 ),
 
-all_runs as (
+{#- On an incremental build, only the runs whose records were extracted since the last one. -#}
+changed_runs as (
 
     select * from github_runs
     union all
     select * from jenkins_builds
     union all
     select * from gitlab_pipelines
-
-),
-
-changed_runs as (
-
-    select * from all_runs
-    {% if is_incremental() %}
-    where source_extracted_at > (select since from last_build)
-    {% endif %}
 
 ),
 
