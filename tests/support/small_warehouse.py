@@ -39,6 +39,16 @@ def configured_scale() -> str:
     return scale
 
 
+def simulated_teams(simulation: Any) -> list[dict[str, Any]]:
+    """The `teams:` configuration of the simulated org: each team's repositories and Jira projects."""
+    teams: dict[str, dict[str, list[str]]] = {}
+    for repo in simulation.org.repositories:
+        teams.setdefault(repo.team, {"repositories": [], "jira_projects": []})["repositories"].append(repo.full_name)
+    for project in simulation.jira.projects:
+        teams.setdefault(project.team, {"repositories": [], "jira_projects": []})["jira_projects"].append(project.key)
+    return [{"name": name, **owned} for name, owned in sorted(teams.items())]
+
+
 def build_small_warehouse(root: Path, scale: str | None = None) -> dict[str, Any]:
     """One whole pipeline run over the simulated org of `scale` (default: $KPI_TEST_SCALE or
     small) in `root`; a run already completed in `root` (its published warehouse and the
@@ -52,6 +62,8 @@ def build_small_warehouse(root: Path, scale: str | None = None) -> dict[str, Any
             return {"simulation": simulation, "org": simulation.org, "config": config}
     settings = yaml.safe_load((PROJECT_ROOT / "config" / "pipeline.yaml").read_text())
     settings["warehouse"]["data_dir"] = str(root / "data")
+    if scale != "small":  # the committed config maps the small org's teams; a bigger org has more
+        settings["teams"] = simulated_teams(simulation)
     for source in ("github", "jenkins", "gitlab"):
         settings["sources"][source]["detail_backfill_days"] = None  # the whole history: exact truth
     root.mkdir(parents=True, exist_ok=True)
