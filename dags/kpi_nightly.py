@@ -1,5 +1,5 @@
 """kpi_nightly: GitHub, Jira, Jenkins, GitLab -> landing batches -> Great Expectations -> raw
--> dbt -> audit -> publish.
+-> dbt -> audit -> publish (-> dbt docs, the HTML dashboard).
 
 Reads top to bottom like the data flow. The work lives in `kpi.pipeline`; this file only
 wires it, so parsing it does no I/O. Credentials come from the Airflow connections named
@@ -156,6 +156,15 @@ def kpi_nightly():
             return {"generated": False, "reason": "nothing published tonight"}
         return generate_dbt_docs(_config())
 
+    @task
+    def build_dashboard(publication: dict) -> dict:
+        """The offline HTML dashboard (data/dashboard/index.html) of a new publication; a
+        night that kept the previous publication keeps its dashboard. It reads only the
+        published file, never the working one, so it takes no slot of the writer's pool."""
+        from kpi.pipeline import build_dashboard as build
+
+        return build(_config(), publication)
+
     @task(retries=0, trigger_rule="none_failed")
     def check_scopes(results: list, audited: dict) -> dict:
         """Fails the run, naming each failed scope and quarantined batch, after the good
@@ -180,6 +189,7 @@ def kpi_nightly():
     published = publish(extracted, audited)
     loaded >> built >> checked >> published >> check_scopes(extracted, audited)
     dbt_docs(published)
+    build_dashboard(published)
 
 
 kpi_nightly()

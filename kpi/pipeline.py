@@ -461,6 +461,19 @@ def publish(config: PipelineConfig, run_id: str, results: list[dict[str, Any]] |
     return {"published": True, "tables": counts}
 
 
+def build_dashboard(config: PipelineConfig, publication: dict[str, Any]) -> dict[str, Any]:
+    """The offline HTML dashboard (data/dashboard/index.html) of what was just published; a
+    night that kept the previous publication keeps the dashboard of that one."""
+    from kpi.dashboard import build_dashboard as build
+    from kpi.dashboard import dashboard_path
+
+    if not publication.get("published"):
+        return {"built": False, "reason": "nothing published tonight"}
+    page = build(config.published_warehouse, dashboard_path(config.data_dir).parent)
+    log.info("dashboard: %s", page)
+    return {"built": True, "page": str(page)}
+
+
 def run_all(config: PipelineConfig, run_id: str | None = None, full_refresh: bool = False,
             progress: Any = None) -> dict[str, int]:
     """The whole pipeline in one process, without Airflow (used by the CLI and tests);
@@ -485,5 +498,7 @@ def run_all(config: PipelineConfig, run_id: str | None = None, full_refresh: boo
         audit_marts(config)
     with progress.step("publish"):
         outcome = publish(config, run_id, results, audited)
+    with progress.step("dashboard"):
+        build_dashboard(config, outcome)
     check_scopes(results, audited)  # after loading what was good: the run still fails loudly
     return outcome

@@ -19,6 +19,7 @@ def test_kpi_nightly_flows_from_extraction_to_publish():
         for upstream, downstream in zip(order, order[1:]):
             assert downstream in dag.get_task(upstream).downstream_task_ids, f"{upstream} -> {downstream}"
     assert "dbt_docs" in dag.get_task("publish").downstream_task_ids  # the docs of what was just published
+    assert "build_dashboard" in dag.get_task("publish").downstream_task_ids  # the dashboard of the same
     assert dag.schedule == "@daily"
     assert dag.catchup is False
     outlets = {task_id: [asset.name for asset in dag.get_task(task_id).outlets] for task_id in ("load_raw", "dbt_build", "publish")}
@@ -34,6 +35,7 @@ def test_warehouse_tasks_share_one_slot_and_each_source_extracts_in_its_own_pool
         "extract_listings", "plan_scopes", "load_raw", "dbt_build", "audit_marts", "publish", "dbt_docs"}
     assert {pools[f"extract_{source}"] for source in ("github", "gitlab", "jenkins", "jira")} == {
         "kpi_api_github", "kpi_api_gitlab", "kpi_api_jenkins", "kpi_api_jira"}
+    assert pools["build_dashboard"] == "default_pool"  # it reads the published file only, never the writer's
     # an extraction that finds no scope for a source must not skip the rest of the night
     assert {dag.get_task(t).trigger_rule for t in ("audit_batches", "publish", "check_scopes")} == {"none_failed"}
     assert all(task.on_failure_callback for task in dag.tasks)  # every task alerts when it fails for good
