@@ -50,7 +50,7 @@ def run(
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Run the pipeline once in this process, without Airflow (tokens from $KPI_<CONN>_TOKEN),
-    with progress bars on a terminal; then the dbt docs (data/docs/dbt/)."""
+    with progress bars on a terminal; then the dashboard (data/dashboard/) and the dbt docs (data/docs/dbt/)."""
     from kpi.docs import generate_dbt_docs
     from kpi.pipeline import run_all
     from kpi.progress import RichProgress
@@ -63,6 +63,9 @@ def run(
             generate_dbt_docs(loaded)
     for table, rows in outcome["tables"].items():
         typer.echo(f"{table}: {rows} rows")
+    from kpi.dashboard import dashboard_path
+
+    typer.echo(f"dashboard: {dashboard_path(loaded.data_dir)}")
 
 
 @app.command()
@@ -151,6 +154,37 @@ def docs(
     expectations_index = data_docs_dir(loaded.data_dir) / "index.html"
     typer.echo(f"Great Expectations data docs: {expectations_index}" if expectations_index.is_file()
                else f"Great Expectations data docs: none yet ({expectations_index} is written by each audit)")
+
+
+@app.command()
+def dashboard(
+    open_page: bool = typer.Option(False, "--open", help="open it in the default web browser"),
+    build: bool = typer.Option(False, "--build", help="rebuild it from the published warehouse first"),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Print the path of the offline HTML dashboard (data/dashboard/index.html, rebuilt after
+    each publish): every team's OKRs, scorecards, KPI trends, DORA levels, releases and bugs."""
+    import webbrowser
+
+    from kpi.dashboard import DashboardError, build_dashboard, dashboard_path
+
+    loaded = _load(config)
+    page = dashboard_path(loaded.data_dir)
+    if build:
+        try:
+            build_dashboard(loaded.published_warehouse, page.parent)
+        except DashboardError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+    if not page.is_file():
+        typer.echo(f"no dashboard at {page}: run `kpi run`, `make demo` or the kpi_nightly DAG first (each "
+                   "publish writes it), or `kpi dashboard --build` to build it from the published warehouse",
+                   err=True)
+        raise typer.Exit(1)
+    typer.echo(str(page))
+    if open_page and not webbrowser.open(page.resolve().as_uri()):
+        typer.echo(f"no web browser could be started here: open {page} in one", err=True)
+        raise typer.Exit(1)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -117,6 +117,7 @@ def run_demo(config: PipelineConfig, scale: str = "small", seed: int = 7, logica
     from rich.console import Console
     from rich.table import Table
 
+    from kpi.dashboard import dashboard_path
     from kpi.progress import AirflowRunProgress
     from simulator.simulation import Credentials, build_simulation
     from simulator.truth import deployment_frequency
@@ -159,4 +160,7 @@ def run_demo(config: PipelineConfig, scale: str = "small", seed: int = 7, logica
     published = config.published_warehouse
     console.print(f"published warehouse (read-only): {published}")
     console.print("query it:  .venv/bin/kpi query \"select * from marts.kpi_deployment_frequency order by week_start desc limit 10\"")
+    dashboard = dashboard_path(config.data_dir)
+    console.print(f"dashboard (open it in a browser, or `.venv/bin/kpi dashboard --open`): {dashboard}"
+                  if dashboard.is_file() else f"dashboard: not written ({dashboard} is missing; see {log_file})")
     return 0 if matches else 1
