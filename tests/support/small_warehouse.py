@@ -64,6 +64,7 @@ def build_small_warehouse(root: Path, scale: str | None = None) -> dict[str, Any
     settings["warehouse"]["data_dir"] = str(root / "data")
     if scale != "small":  # the committed config maps the small org's teams; a bigger org has more
         settings["teams"] = simulated_teams(simulation)
+        settings["sources"]["jira"]["projects"] = [project.key for project in simulation.jira.projects]
     for source in ("github", "jenkins", "gitlab"):
         settings["sources"][source]["detail_backfill_days"] = None  # the whole history: exact truth
     root.mkdir(parents=True, exist_ok=True)
