@@ -16,9 +16,9 @@ renamed as (
         {{ json_text('payload', 'status') }}                            as status,
         {{ json_timestamp_utc('payload', 'started_at') }}               as started_at,
         {{ json_timestamp_utc('payload', 'finished_at') }}              as finished_at,
-        cast({{ json_text('payload', 'duration') }} as double)          as duration_seconds,
-        cast({{ json_text('payload', 'queued_duration') }} as double)   as queued_duration_seconds,
-        cast({{ json_text('payload', 'coverage') }} as double)          as coverage_percent,
+        cast({{ json_text('payload', 'duration') }} as double precision)          as duration_seconds,
+        cast({{ json_text('payload', 'queued_duration') }} as double precision)   as queued_duration_seconds,
+        cast({{ json_text('payload', 'coverage') }} as double precision)          as coverage_percent,
         cast({{ json_text('payload', 'tag') }} as boolean)              as is_tag,
         {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at,
         extracted_at

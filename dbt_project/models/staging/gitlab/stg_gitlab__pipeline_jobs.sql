@@ -18,12 +18,12 @@ renamed as (
         {{ json_text('payload', 'ref') }}                               as ref,
         cast({{ json_text('payload', 'allow_failure') }} as boolean)    as is_failure_allowed,
         {{ json_text('payload', 'failure_reason') }}                    as failure_reason,
-        cast({{ json_text('payload', 'coverage') }} as double)          as coverage_percent,
+        cast({{ json_text('payload', 'coverage') }} as double precision)          as coverage_percent,
         {{ json_timestamp_utc('payload', 'created_at') }}               as created_at,
         {{ json_timestamp_utc('payload', 'started_at') }}               as started_at,
         {{ json_timestamp_utc('payload', 'finished_at') }}              as finished_at,
-        cast({{ json_text('payload', 'duration') }} as double)          as duration_seconds,
-        cast({{ json_text('payload', 'queued_duration') }} as double)   as queued_duration_seconds
+        cast({{ json_text('payload', 'duration') }} as double precision)          as duration_seconds,
+        cast({{ json_text('payload', 'queued_duration') }} as double precision)   as queued_duration_seconds
 
     from source
 
