@@ -84,7 +84,7 @@ class Chart:
     width: int = 640
     height: int = 220
     left: int = 56
-    right: int = 14
+    right: int = 28  # room for the last date label, centred on the plot's right edge
     top: int = 12
     bottom: int = 30
     x_ticks: list[tuple[float, str]] = field(default_factory=list)
@@ -117,7 +117,10 @@ def fmt(value: Any, unit: str = "") -> str:
         text = f"{value:,}"
     elif isinstance(value, float):
         magnitude = abs(value)
-        text = f"{value:,.0f}" if magnitude >= 100 else f"{value:.1f}" if magnitude >= 10 else f"{value:.2f}"
+        if magnitude >= 100 or value.is_integer():
+            text = f"{value:,.0f}"
+        else:
+            text = f"{value:.1f}" if magnitude >= 10 else f"{value:.2f}"
     elif isinstance(value, datetime):
         text = f"{value:%Y-%m-%d %H:%M}"
     elif isinstance(value, date):
@@ -450,8 +453,8 @@ def _latest_total(rows: list[dict[str, Any]], team: str) -> list[dict[str, Any]]
 
 STATUS_COLOURS = {"on_track": "#1a7f37", "at_risk": "#9a6700", "off_track": "#cf222e", "no_data": "#6e7781",
                   "met": "#1a7f37", "not_met": "#9a6700", "missed": "#cf222e", "on_time": "#1a7f37",
-                  "late": "#cf222e", "elite": "#1a7f37", "high": "#0969da", "medium": "#9a6700",
-                  "low": "#cf222e"}
+                  "early": "#1a7f37", "late": "#cf222e", "overdue": "#cf222e", "elite": "#1a7f37", "high": "#0969da",
+                  "medium": "#9a6700", "low": "#cf222e"}
 
 
 def _environment() -> Environment:
