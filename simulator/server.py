@@ -171,7 +171,7 @@ class ApiServer:
 
     # -- admin -----------------------------------------------------------------
 
-    def admin(self, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
+    def admin(self, method: str, path: str, body: bytes = b"", query: str = "") -> tuple[int, Any]:
         if path == f"{ADMIN_PREFIX}/faults":
             if method == "GET":
                 return 200, self.faults.stats()
@@ -212,8 +212,11 @@ class SimulatorServer(ApiServer):
 
     def __init__(self, org: Org, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
                  rate_limit: int = 5000, extra_apis: Mapping[str, SourceApi] | None = None,
-                 fault_seed: int = 0) -> None:
+                 fault_seed: int = 0, advance: Callable[[int], object] | None = None) -> None:
         self.org = org
+        # Moves every source's clock forward (`Simulation.advance`); None: GitHub's org only.
+        self._advance = advance or org.advance
+        self._advance_lock = threading.Lock()
         self.token = token if token is not None else f"ghs_sim_{secrets.token_hex(16)}"
         self.api = GitHubApi(org, self.token, rate_limit=rate_limit)
         super().__init__({API_PREFIX: self.api}, host=host, port=port, fault_seed=fault_seed)
@@ -235,7 +238,9 @@ class SimulatorServer(ApiServer):
         # Kept from the single-source server: GitHub requests the API itself answered.
         return {"github_requests": github["github_requests"], "routes": github["routes"], **super().stats()}
 
-    def admin(self, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
+    def admin(self, method: str, path: str, body: bytes = b"", query: str = "") -> tuple[int, Any]:
+        if path == f"{ADMIN_PREFIX}/advance":
+            return self._advance_days(method, query)
         if method in ("GET", "HEAD"):
             if path == f"{ADMIN_PREFIX}/health":
                 return 200, {"status": "ok", "org": self.org.login, "seed": self.org.seed, "scale": self.org.scale,
@@ -247,7 +252,20 @@ class SimulatorServer(ApiServer):
                 if compute is None:
                     return 404, {"message": "Not Found", "truths": sorted(self.truths())}
                 return 200, _jsonable(compute())
-        return super().admin(method, path, body)
+        return super().admin(method, path, body, query)
+
+    def _advance_days(self, method: str, query: str) -> tuple[int, Any]:
+        """`POST /_sim/advance?days=N`: move the simulated clock N days (default 1) forward, so
+        a simulator running in another process can be stepped night by night."""
+        if method != "POST":
+            return 405, {"message": "Method Not Allowed: POST /_sim/advance?days=N"}
+        values = dict(parse_qsl(query, keep_blank_values=True))
+        text = values.get("days", "1")
+        if not text.isdigit():
+            return 422, {"message": f"days must be a whole number of days >= 0, got {text!r}"}
+        with self._advance_lock:
+            self._advance(int(text))
+        return 200, {"advanced_days": int(text), "anchor": self.org.anchor.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
     def truths(self) -> dict[str, Callable[[], Any]]:
         """Ground-truth tables served at /_sim/truth/<name>, computed from the models on request."""
@@ -340,7 +358,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         prefix = simulator._mount_for(parts.path)
         if prefix is None:
-            status, payload = simulator.admin(method, parts.path, body)
+            status, payload = simulator.admin(method, parts.path, body, parts.query)
             encoded = json.dumps(payload, separators=(",", ":")).encode()
             self._write(status, encoded, [("Content-Type", "application/json; charset=utf-8")], method)
             return

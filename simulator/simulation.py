@@ -60,6 +60,7 @@ class Simulation:
         """A server (not started) mounting every source, accepting these credentials."""
         return SimulatorServer(
             self.org, host=host, port=port, token=credentials.github_token, rate_limit=rate_limit,
+            advance=self.advance,
             extra_apis={
                 "/jira": JiraApi(self.jira, email=JIRA_EMAIL, token=credentials.jira_token),
                 "/jenkins": JenkinsApi(self.jenkins, user=JENKINS_USER, token=credentials.jenkins_token),

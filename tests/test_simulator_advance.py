@@ -15,7 +15,7 @@ from simulator.gitlab import GitLabApi
 from simulator.jenkins import JenkinsApi
 from simulator.model import Org
 from simulator.server import SimulatorServer
-from simulator.simulation import build_simulation
+from simulator.simulation import Credentials, build_simulation
 from simulator.truth import deployment_frequency
 
 ANCHOR = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday: the advanced days are working days
@@ -362,3 +362,35 @@ def test_simulation_advance_calls_jira_only_when_it_can_time_travel() -> None:
     simulation.jira = object()  # no advance: skipped silently
     simulation.advance(1)
     assert simulation.org.anchor == ANCHOR + timedelta(days=3)
+
+
+def _jenkins_builds(simulation) -> int:
+    return sum(len(job.builds) for job in simulation.jenkins.all_jobs())
+
+
+def test_post_sim_advance_moves_every_source_of_a_running_simulator_like_advance_in_process():
+    served, in_process = build_simulation("small", seed=5, anchor=ANCHOR), build_simulation("small", seed=5, anchor=ANCHOR)
+    in_process.advance(2)
+    with served.server(Credentials()) as server:
+        first = requests.post(f"{server.base_url}/_sim/advance?days=1", timeout=30)
+        second = requests.post(f"{server.base_url}/_sim/advance", timeout=30)  # days defaults to 1
+        health = requests.get(f"{server.base_url}/_sim/health", timeout=10).json()
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert first.json() == {"advanced_days": 1, "anchor": "2026-11-24T00:00:00Z"}
+    assert health["anchor"] == "2026-11-25T00:00:00Z"
+    assert served.org.anchor == in_process.org.anchor
+    assert crawl_pure(served.org) == crawl_pure(in_process.org)
+    assert _jenkins_builds(served) == _jenkins_builds(in_process) > 0
+    assert served.gitlab.anchor == in_process.gitlab.anchor
+
+
+def test_sim_advance_refuses_a_bad_day_count_and_other_methods():
+    simulation = build_simulation("small", seed=5, anchor=ANCHOR)
+    with simulation.server(Credentials()) as server:
+        negative = requests.post(f"{server.base_url}/_sim/advance?days=-1", timeout=10)
+        text = requests.post(f"{server.base_url}/_sim/advance?days=one", timeout=10)
+        get = requests.get(f"{server.base_url}/_sim/advance?days=1", timeout=10)
+    assert negative.status_code == text.status_code == 422
+    assert "days must be a whole number" in text.json()["message"] and "'one'" in text.json()["message"]
+    assert get.status_code == 405
+    assert simulation.org.anchor == ANCHOR
