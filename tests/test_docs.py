@@ -84,6 +84,14 @@ def test_dbt_docs_describe_every_mart_and_column_and_show_the_exposures(small_wa
     assert generate_dbt_docs(config) == {"page": outcome["page"], "generated": False}
 
 
+def test_the_dashboard_exposure_names_exactly_the_marts_the_dashboard_reads():
+    from kpi.dashboard import MARTS_READ
+
+    exposures = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "models" / "exposures.yml").read_text())["exposures"]
+    dashboard = next(exposure for exposure in exposures if exposure["name"] == "kpi_dashboard")
+    assert {dep.removeprefix("ref('").removesuffix("')") for dep in dashboard["depends_on"]} == set(MARTS_READ)
+
+
 def test_the_exposures_file_names_only_existing_marts():
     exposures = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "models" / "exposures.yml").read_text())["exposures"]
     for exposure in exposures:
