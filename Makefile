@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SCALE  ?= small
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 
-.PHONY: demo test bench lock venv clean audit
+.PHONY: demo test bench bench-parts lock venv clean audit
 
 venv: $(STAMP)
 
@@ -28,7 +28,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 # Results go to benchmarks/results/<date>-*.json. SCALE=small|medium|large.
+# bench: the whole pipeline (every source, dbt full and incremental, the DAG on small),
+# benchmarks/results/<date>-$(SCALE).json and .md. bench-parts: the component benchmarks.
 bench: $(STAMP)
+	nice -n 10 $(BIN)/python -m benchmarks.pipeline --scale $(SCALE)
+
+bench-parts: $(STAMP)
 	$(BIN)/python -m benchmarks.simulator_scale --scale $(SCALE) --source jira
 	$(BIN)/python -m benchmarks.github_extraction --scale $(SCALE)
 	$(BIN)/python -m benchmarks.load_volume --records 500000 1000000 2000000
