@@ -482,7 +482,7 @@ class Benchmark:
         self.result["figures"] = self.figures()
         _write_json(self.result_path, self.result)
         self.result_path.with_suffix(".md").write_text(markdown_table(self.result), encoding="utf-8")
-        _write_json(self.work / "result.json", self.result)
+        _write_json(self.work / ("result-dbt.json" if self.result.get("mode") else "result.json"), self.result)
         print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {self.scale}: {status}", flush=True)
 
     def phase(self, night: str, phase: str, **options: Any) -> dict[str, Any]:
@@ -662,7 +662,7 @@ README = """This folder was kept by `python -m benchmarks.pipeline --scale {scal
   snapshot/full-sync.duckdb  the working warehouse right after the full sync's load
                            (raw layer and state only, before any dbt build)
   phases/*.json, logs/     what each phase measured, and its log
-  result.json              the result file of this run
+  result.json              the result file of this run (result-dbt.json: of the last --reuse)
 
 Rerun only the dbt phases (copies the snapshot back over the working warehouse, times the
 full `dbt build --full-refresh`, then starts the simulator from bench.json, runs a quiet
@@ -672,7 +672,6 @@ night, advance(1) and the nightly extraction + load, and times the incremental b
 
 or time a build by hand on the working warehouse:
 
-  KPI_CONFIG={work}/pipeline.yaml .venv/bin/kpi ...   (see README.md), or
   .venv/bin/python -c "from kpi.config import load_config; from kpi.dbt_runner import run_dbt; \\
       run_dbt(load_config('{work}/pipeline.yaml'), 'build', extra_args=['--full-refresh'])"
 """
