@@ -5,7 +5,9 @@ a fresh PostgreSQL database, Redis as the Celery broker, results on PostgreSQL, 
 server, a scheduler, a DAG processor and two Celery workers. The DAG is triggered against
 the simulator of all four sources; the run must succeed with its tasks spread over both
 workers, and publish exactly the marts an in-process run (`kpi.pipeline.run_all`) of the
-same organisation and configuration publishes.
+same organisation and configuration publishes. Then `airflow backfill create` runs the
+DAG for two later dates on the same cluster: the marts it publishes must equal those of
+in-process nightly runs of those dates (each as of its run's data interval end).
 """
 
 from __future__ import annotations
@@ -31,16 +33,27 @@ pytestmark = [pytest.mark.e2e, pytest.mark.scale_out, pytest.mark.timeout(1500)]
 ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
 RUN_ID = "scale_out_test"
 RUN_TIMEOUT_SECONDS = 15 * 60
+BACKFILL_DATES = ("2026-11-24", "2026-11-25")  # logical dates after the triggered run's
+
+
+# When this warehouse extracted a row's records: it differs between two independent runs of
+# the same night by construction (the incremental models' bookmark), so it is not compared.
+EXTRACTION_LINEAGE_COLUMNS = ("source_extracted_at",)
 
 
 def mart_tables(published: Path) -> dict[str, list[tuple]]:
-    """Every row of every table of the published warehouse's marts schema, in a fixed order."""
+    """Every row of every table of the published warehouse's marts schema, in a fixed order,
+    without the extraction-lineage columns."""
     with duckdb.connect(str(published), read_only=True) as connection:
-        tables = connection.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-        ).fetchall()
-        return {table: connection.execute(f'select * from marts."{table}" order by all').fetchall()
-                for (table,) in tables}
+        columns: dict[str, list[str]] = {}
+        for table, column in connection.execute(
+                "select table_name, column_name from information_schema.columns where table_schema = 'marts' "
+                "order by table_name, ordinal_position").fetchall():
+            columns.setdefault(table, []).append(column)
+        return {table: connection.execute(
+                    "select " + ", ".join(f'"{c}"' for c in names if c not in EXTRACTION_LINEAGE_COLUMNS)
+                    + f' from marts."{table}" order by all').fetchall()
+                for table, names in columns.items()}
 
 
 @contextmanager
@@ -71,11 +84,9 @@ def scaled_out(tmp_path_factory):
     credentials = Credentials()
     # One budget for both runs: neither may be cut short by the simulated rate limit.
     with simulation.server(credentials, rate_limit=10**9) as simulator:
-        pipeline_env = {
-            **simulator_connections(simulator, credentials),
-            "KPI_CONFIG": str(config_path),
-            "KPI_AS_OF": ANCHOR.isoformat(),  # both runs' marts end their weeks at the same moment
-        }
+        # No KPI_AS_OF: every DAG run builds its marts as of its data interval end, which the
+        # in-process runs below are then given explicitly.
+        pipeline_env = {**simulator_connections(simulator, credentials), "KPI_CONFIG": str(config_path)}
         started = time.monotonic()
         with AirflowCluster(root / "airflow", {**pipeline_env, "KPI_DATA_DIR": str(root / "celery-data")}) as cluster:
             airflow = executable("airflow")
@@ -100,16 +111,39 @@ def scaled_out(tmp_path_factory):
                 "where dag_id = 'kpi_nightly' and run_id = %s order by task_id, map_index", (RUN_ID,))
             workers = cluster.celery_workers()
             diagnostics = cluster.diagnostics() if state != "success" else ""
+            with environment({**pipeline_env, "KPI_DATA_DIR": str(root / "celery-data")}):
+                celery_published = load_config(config_path).published_warehouse
+            celery_marts = mart_tables(celery_published) if state == "success" else {}
+
+            backfill_runs: list[tuple] = []
+            if state == "success":
+                cluster.run("backfill", airflow, "backfill", "create", "--dag-id", "kpi_nightly",
+                            "--from-date", BACKFILL_DATES[0], "--to-date", BACKFILL_DATES[-1])
+                backfill_runs = cluster.wait_until(lambda: (lambda runs: runs if len(runs) == len(BACKFILL_DATES) and all(
+                    run_state in ("success", "failed") for _, run_state, _ in runs) else None)(cluster.query(
+                        "select logical_date, state, data_interval_end from dag_run "
+                        "where dag_id = 'kpi_nightly' and run_type = 'backfill' order by logical_date")),
+                    "the backfill runs to finish", timeout=RUN_TIMEOUT_SECONDS, interval=3)
+                if any(run_state != "success" for _, run_state, _ in backfill_runs):
+                    diagnostics = cluster.diagnostics()
+            backfill_marts = mart_tables(celery_published) if backfill_runs else {}
+            triggered_as_of = cluster.query(
+                "select data_interval_end from dag_run where dag_id = 'kpi_nightly' and run_id = %s", (RUN_ID,))[0][0]
             database, redis_db = cluster.database, cluster.redis_db
         cluster_seconds = time.monotonic() - started
-        with environment({**pipeline_env, "KPI_DATA_DIR": str(root / "celery-data")}):
-            celery_published = load_config(config_path).published_warehouse
-        celery_marts = mart_tables(celery_published) if state == "success" else {}
 
-        with environment({**pipeline_env, "KPI_DATA_DIR": str(root / "in-process-data")}):
+        # The same nights in-process: the triggered one, then the backfilled dates in order.
+        with environment({**pipeline_env, "KPI_DATA_DIR": str(root / "in-process-data"),
+                          "KPI_AS_OF": triggered_as_of.isoformat()}):
             config = load_config(config_path)
+            in_process_published = config.published_warehouse  # the data dir is read from the environment
             run_all(config, run_id="in_process")
-            in_process_marts = mart_tables(config.published_warehouse)
+            in_process_marts = mart_tables(in_process_published)
+        for logical_date, _, interval_end in backfill_runs:
+            with environment({**pipeline_env, "KPI_DATA_DIR": str(root / "in-process-data"),
+                              "KPI_AS_OF": interval_end.isoformat()}):
+                run_all(load_config(config_path), run_id=f"in_process_{logical_date:%Y%m%d}")
+        in_process_nightly_marts = mart_tables(in_process_published)
 
     yield {
         "state": state, "task_instances": task_instances, "workers": workers, "diagnostics": diagnostics,
@@ -117,6 +151,8 @@ def scaled_out(tmp_path_factory):
         "config": config, "celery_published": celery_published,
         "database": database, "redis_db": redis_db, "cluster": cluster,
         "run_seconds": run_seconds, "cluster_seconds": cluster_seconds,
+        "backfill_runs": backfill_runs, "backfill_marts": backfill_marts,
+        "in_process_nightly_marts": in_process_nightly_marts,
     }
 
 
@@ -146,6 +182,18 @@ def test_published_marts_equal_the_in_process_run(scaled_out):
     assert sum(len(rows) for rows in celery.values()) > 1000
     for table in in_process:
         assert celery[table] == in_process[table], f"marts.{table} differs between the Celery and in-process runs"
+
+
+def test_a_backfill_publishes_the_marts_of_the_nightly_runs_of_its_dates(scaled_out):
+    runs = scaled_out["backfill_runs"]
+    assert [(f"{logical_date:%Y-%m-%d}", state) for logical_date, state, _ in runs] == [
+        (day, "success") for day in BACKFILL_DATES], scaled_out["diagnostics"]
+    backfilled, nightly = scaled_out["backfill_marts"], scaled_out["in_process_nightly_marts"]
+    assert backfilled.keys() == nightly.keys()
+    for table in nightly:
+        assert backfilled[table] == nightly[table], f"marts.{table} differs between the backfill and the nightly runs"
+    # as of each run's own interval end: the backfilled marts are not the triggered run's
+    assert backfilled != scaled_out["celery_marts"]
 
 
 def test_published_deployment_frequency_equals_the_generator_truth(scaled_out):
