@@ -243,6 +243,13 @@ class HttpClient:
                 seconds = max(float(retry_after), 0.0)
             except ValueError:
                 seconds = self.backoff_base
+            if seconds > self.max_rate_limit_wait:
+                # GitLab's and Jira Cloud's quotas answer 429 + Retry-After (GitHub's secondary
+                # limit too): a wait beyond the budget defers the scope like the primary limit,
+                # instead of holding the task for that long.
+                reset_at = datetime.fromtimestamp(self._clock() + seconds, tz=timezone.utc)
+                log.warning("Retry-After %ss (> %.0fs) for %s; deferring", retry_after, self.max_rate_limit_wait, url)
+                raise RateLimitDeferred(reset_at, url)
             raise _Retry(f"secondary rate limit (HTTP {response.status_code}), Retry-After {retry_after}", seconds)
         remaining, reset_header = rate_limit_headers(headers)
         if remaining == "0":

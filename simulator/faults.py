@@ -12,7 +12,9 @@ Kinds of fault (one per rule):
   delay             sleep `delay_seconds`, then serve normally (stacks with others)
   truncated_body    send the full Content-Length but only `fraction` of the body, then close
   rate_limited      `style="primary"`: 403 + X-RateLimit-Remaining: 0 + reset in `reset_in` s;
-                    `style="secondary"`: `status` (403 or 429) + Retry-After: `retry_after`
+                    `style="secondary"`: `status` (403 or 429) + Retry-After: `retry_after`;
+                    `style="gitlab"`: GitLab's quota, 429 "Retry later" + RateLimit-Remaining: 0,
+                    RateLimit-Reset in `reset_in` s and Retry-After: `reset_in`
   revoke_token      once fired, every request to that source gets 401 Bad credentials
                     until the plan is cleared (use `after=N` for "revoke after N requests")
   mutate_while_paging  run `callback()` before serving the request (use `after=N` to
@@ -29,10 +31,12 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any, Callable, Mapping
 
 FAULT_KINDS = ("status", "connection_reset", "delay", "truncated_body", "rate_limited", "revoke_token",
                "mutate_while_paging")
+RATE_LIMIT_STYLES = ("primary", "secondary", "gitlab")
 # Faults that replace the normal response; the first one that fires wins.
 TERMINAL_KINDS = ("status", "connection_reset", "truncated_body", "rate_limited", "revoke_token")
 RULE_FIELDS = ("path", "fault", "method", "regex", "after", "times", "probability", "seed", "status",
@@ -76,8 +80,8 @@ class FaultRule:
             raise FaultConfigError("probability must be within [0, 1]")
         if self.after < 0 or (self.times is not None and self.times < 0):
             raise FaultConfigError("after and times must not be negative")
-        if self.fault == "rate_limited" and self.style not in ("primary", "secondary"):
-            raise FaultConfigError("style must be 'primary' or 'secondary'")
+        if self.fault == "rate_limited" and self.style not in RATE_LIMIT_STYLES:
+            raise FaultConfigError(f"style must be one of {', '.join(RATE_LIMIT_STYLES)}")
         if self.fault == "truncated_body" and not 0.0 <= self.fraction < 1.0:
             raise FaultConfigError("fraction must be within [0, 1)")
         if self.fault == "mutate_while_paging" and self.callback is None and self.mutation is None:
@@ -222,6 +226,13 @@ def fault_response(rule: FaultRule | None, now: float | None = None) -> tuple[in
                         ("X-RateLimit-Used", "5000"), ("X-RateLimit-Reset", str(int(now) + rule.reset_in)),
                         ("X-RateLimit-Resource", "core")]
             return status, headers, body
+        if rule.style == "gitlab":  # docs.gitlab.com/security/rate_limits: headers of a throttled request
+            reset = int(now) + rule.reset_in
+            headers = [("Content-Type", "text/plain; charset=utf-8"), ("RateLimit-Limit", "2000"),
+                       ("RateLimit-Observed", "2001"), ("RateLimit-Remaining", "0"),
+                       ("RateLimit-Reset", str(reset)), ("RateLimit-ResetTime", formatdate(reset, usegmt=True)),
+                       ("Retry-After", str(rule.reset_in))]
+            return 429, headers, (rule.message or "Retry later").encode() + b"\n"
         status = rule.status if rule.status in (403, 429) else 403
         status, headers, body = _json(status, rule.message or "You have exceeded a secondary rate limit. "
                                       "Please wait a few minutes before you try again.")

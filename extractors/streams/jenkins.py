@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("extractors.streams.jenkins")
 
 BUILDS_PAGE_SIZE = 100
+HEAD_RECHECKS = 3  # re-reads of a job's first page after paging, until it holds still
 
 # Items that hold other items. A multibranch project's children are its branch jobs, an
 # organization folder's children are multibranch projects: both are walked.
@@ -289,28 +290,55 @@ def _parse_iso(value: str) -> datetime:
 
 def read_builds(client: "HttpClient", stream: Stream, variables: Mapping[str, Any],
                 watermark: str | None, overlap: timedelta) -> Iterator[dict[str, Any]]:
-    """Pages of 100 builds, newest first, down to the first build started before the bound."""
+    """Pages of 100 builds, newest first, down to the first build started before the bound.
+
+    A build started or finished while we page lands on the first page, which was already
+    read (and shifts the others down: a build read twice is kept once). After more than one
+    page the first page is read again, until it holds still (at most HEAD_RECHECKS times), so
+    the batch has every build in its newest state; a one-page read has nothing to re-check.
+    """
     bound_ms = None
     if watermark:
         bound_ms = (_parse_iso(watermark) - overlap).timestamp() * 1000
     path = f"{variables['job_path']}/api/json"
-    start = 0
-    while True:
+
+    def page(start: int) -> list[dict[str, Any]] | None:
         body = client.get_json(path, {"tree": f"allBuilds[{BUILD_TREE}]{{{start},{start + BUILDS_PAGE_SIZE}}}"})
         builds = (body or {}).get("allBuilds")
-        if builds is None:
-            return  # not a job with builds (e.g. a folder renamed into its place)
-        if not isinstance(builds, list):
+        if builds is not None and not isinstance(builds, list):
             raise ExtractError(f"{stream.name}: allBuilds of {path} is not a list")
-        reached_bound = False
-        for raw in builds:
-            if bound_ms is not None and raw.get("timestamp") is not None and raw["timestamp"] < bound_ms:
-                reached_bound = True  # newest first: every later build started earlier still
-                continue
+        return builds
+
+    def within(builds: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+        """The builds started after the bound, and whether the bound was reached."""
+        if bound_ms is None:
+            return builds, False
+        kept = [raw for raw in builds if raw.get("timestamp") is None or raw["timestamp"] >= bound_ms]
+        return kept, len(kept) < len(builds)  # newest first: every later build started earlier still
+
+    start = 0
+    head = page(0)
+    if head is None:
+        return  # not a job with builds (e.g. a folder renamed into its place)
+    builds = head
+    while True:
+        kept, reached_bound = within(builds)
+        for raw in kept:
             yield build_record(variables["job"], raw)
         if reached_bound or len(builds) < BUILDS_PAGE_SIZE:
-            return
+            break
         start += BUILDS_PAGE_SIZE
+        builds = page(start) or []
+    if start == 0:
+        return
+    for _ in range(HEAD_RECHECKS):
+        again = page(0) or []
+        if again == head:
+            return
+        log.info("%s: the first page of %s changed while paging; reading it again", stream.name, path)
+        for raw in within(again)[0]:
+            yield build_record(variables["job"], raw)
+        head = again
 
 
 def read_build_coverage(client: "HttpClient", stream: Stream, variables: Mapping[str, Any],
