@@ -132,6 +132,8 @@ def batch_frame(path: Path, suite: RawSuite) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=columns)
     for column in ("updated_at", *suite.timestamp_fields):
         frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce")
+    for column in suite.numeric_fields:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
 
 

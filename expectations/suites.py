@@ -29,6 +29,9 @@ SuiteBuilder = Callable[[datetime], list[gx.expectations.Expectation]]
 class RawSuite:
     fields: dict[str, str] = field(default_factory=dict)
     timestamp_fields: tuple[str, ...] = ()
+    # Numbers some APIs send as text (GitLab's pipeline coverage is "85.30"); text that is
+    # not a number becomes null, which the suite's not-null expectations catch when they matter.
+    numeric_fields: tuple[str, ...] = ()
     build: SuiteBuilder = lambda now: []
 
 
@@ -75,6 +78,9 @@ RAW_SUITES: dict[str, RawSuite] = {
             E.ExpectColumnValuesToNotBeNull(column="number"),
             E.ExpectColumnValuesToNotBeNull(column="created_at"),
             E.ExpectColumnValuesToBeInSet(column="state", value_set=["open", "closed"]),
+            # A batch is one repository: two pull requests never share a number there (#123),
+            # even when their ids differ (the record key, which the extractor de-duplicates).
+            E.ExpectColumnValuesToBeUnique(column="number"),
             _ordered("created_at", "merged_at"),
             _ordered("created_at", "closed_at"),
             _ordered("created_at", "updated_at"),
@@ -295,19 +301,24 @@ RAW_SUITES: dict[str, RawSuite] = {
         fields={"id": "id", "duration": "duration", "started_at": "started_at", "finished_at": "finished_at",
                 "coverage": "coverage"},
         timestamp_fields=("started_at", "finished_at"),
+        numeric_fields=("coverage",),
         build=lambda now: [
             E.ExpectColumnValuesToNotBeNull(column="id"),
             E.ExpectColumnValuesToBeBetween(column="duration", min_value=0),
+            E.ExpectColumnValuesToBeBetween(column="coverage", min_value=0, max_value=100),
             _ordered("started_at", "finished_at"),
+            _not_in_future("started_at", now),
         ],
     ),
     "gitlab__pipeline_jobs": RawSuite(
         fields={"id": "id", "status": "status", "duration": "duration", "started_at": "started_at",
-                "finished_at": "finished_at"},
+                "finished_at": "finished_at", "coverage": "coverage"},
         timestamp_fields=("started_at", "finished_at"),
+        numeric_fields=("coverage",),
         build=lambda now: [
             E.ExpectColumnValuesToNotBeNull(column="id"),
             E.ExpectColumnValuesToBeBetween(column="duration", min_value=0),
+            E.ExpectColumnValuesToBeBetween(column="coverage", min_value=0, max_value=100),
             _ordered("started_at", "finished_at"),
         ],
     ),

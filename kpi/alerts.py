@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CONNECTION_ID = "kpi_alerts"
 WEBHOOK_TYPES = {"http", "https", "slackwebhook", "slack_webhook", "webhook"}
 EMAIL_TYPES = {"smtp", "email"}
+SAMPLE_LINE = "    e.g. "  # how expectations.runner.Failure.describe shows a sample row
 MAX_TEXT = 3500  # Slack truncates longer messages; the Airflow log keeps the whole error
 
 # Token shapes (GitHub, GitLab, Slack, Atlassian, JWTs, Bearer/Basic headers): an error that
@@ -66,6 +67,11 @@ def send_alert(subject: str, body: str, connection_id: str = DEFAULT_CONNECTION_
         return False
     secrets = tuple(filter(None, (connection.password, connection.host)))
     subject, body = scrub(subject, secrets), scrub(body, secrets)
+    if len(body) > MAX_TEXT:
+        # Sample rows of failed expectations go first: the names of what failed matter more.
+        without_samples = "\n".join(line for line in body.splitlines() if not line.startswith(SAMPLE_LINE))
+        if len(without_samples) < len(body):
+            body = without_samples + "\n(sample rows left out; the task log has them)"
     if len(body) > MAX_TEXT:
         body = body[:MAX_TEXT] + "\n… (truncated; the task log has the whole message)"
     kind = (connection.conn_type or "").lower()

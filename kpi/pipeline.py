@@ -37,6 +37,7 @@ from kpi.sources import GitHubAdapter, SourceAdapter, all_streams, configured_so
 log = logging.getLogger(__name__)
 
 REPOSITORY_STREAMS = GitHubAdapter.repository_streams
+HELD_BACK = "held back with"  # the reason of a batch quarantined only because a sibling failed
 
 
 def safe_run_id(run_id: str) -> str:
@@ -59,7 +60,17 @@ class ExtractionFailed(RuntimeError):
         if self.quarantined:
             lines.append(f"{len(self.quarantined)} batch(es) failed their data-quality audit and were quarantined "
                          "(see the warehouse's quarantine schema; their scopes are re-read next run):")
-            lines += [f"  - {entry['stream']} {entry['scope']}: {entry['reason']}" for entry in self.quarantined]
+            # The batches that failed, each with its reasons, then one line per scope for the
+            # siblings held back with them: an alert shows what is wrong before it is cut short.
+            held: dict[tuple[str, str], list[str]] = {}
+            for entry in self.quarantined:
+                if entry["reason"].startswith(HELD_BACK):
+                    held.setdefault((_source_of(entry["stream"]), entry["scope"]), []).append(entry["stream"])
+                else:
+                    lines.append(f"  - {entry['stream']} {entry['scope']}: {entry['reason']}")
+            lines += [f"  - {source} {scope}: {len(streams)} more batch(es) held back with the failed ones "
+                      f"(a scope lands whole): {', '.join(sorted(streams))}"
+                      for (source, scope), streams in held.items()]
         super().__init__("\n".join(lines))
 
 
@@ -231,7 +242,8 @@ def audit_batches(manifest_paths: list[str], now: datetime | None = None,
     from expectations.runner import audit_batch
 
     manifests = [(path, BatchManifest.from_file(Path(path))) for path in manifest_paths]
-    failures: dict[tuple[str, str], tuple[str, Any]] = {}
+    failures: dict[tuple[str, str], tuple[str, Any]] = {}  # the first failed batch of each scope
+    failed: dict[str, Any] = {}  # every failed batch: each is quarantined with its own reasons
     rows = 0
     results = []
     for path, manifest in manifests:
@@ -240,15 +252,17 @@ def audit_batches(manifest_paths: list[str], now: datetime | None = None,
         rows += result.rows
         if not result.success:
             failures.setdefault((_source_of(manifest.stream), manifest.scope), (path, result))
+            failed[path] = result
             log.error("quarantining %s %s: %s", manifest.stream, manifest.scope, result.describe())
     accepted, quarantined = [], []
     for path, manifest in manifests:
-        failed = failures.get((_source_of(manifest.stream), manifest.scope))
-        if failed is None:
+        first_failure = failures.get((_source_of(manifest.stream), manifest.scope))
+        if first_failure is None:
             accepted.append(path)
             continue
-        failed_path, result = failed
-        if failed_path == path:
+        failed_path, result = first_failure
+        if path in failed:
+            result = failed[path]
             reason = result.describe()
             record_reasons: dict[str, list[str]] = {}
             for failure in result.failures:
@@ -257,7 +271,7 @@ def audit_batches(manifest_paths: list[str], now: datetime | None = None,
                     record_reasons.setdefault(key, []).append(label)
             reasons = {key: "failed " + "; ".join(labels) for key, labels in record_reasons.items()}
         else:
-            reason = f"held back with {failed_path} (same scope), which failed its audit: {result.suite}"
+            reason = f"{HELD_BACK} {failed_path} (same scope), which failed its audit: {result.suite}"
             reasons = {}
         quarantined.append({"manifest": path, "stream": manifest.stream, "scope": manifest.scope,
                             "reason": reason, "record_reasons": reasons})

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol, Self, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
 
+from simulator.corruption import CorruptionPlan, with_new_etag
 from simulator.faults import FaultConfigError, FaultPlan, fault_response, rule_from_json
 from simulator.github_api import API_PREFIX, ApiRequest, ApiResponse, GitHubApi
 from simulator.gitlab import GitLabApi, gitlab_merge_request_facts, gitlab_pipeline_facts
@@ -66,6 +67,8 @@ class ApiServer:
         for prefix, api in apis.items():
             self.mount(prefix, api)
         self.faults = FaultPlan(seed=fault_seed)
+        # Bad records served on purpose (simulator.corruption); empty: clean data.
+        self.corruptions = CorruptionPlan(seed=fault_seed)
         # Named mutations for `mutate_while_paging` rules posted as JSON.
         self.mutations: dict[str, Mutation] = {}
         self._counts: Counter[tuple[str, str, str]] = Counter()  # (source, "METHOD template", status)
@@ -222,6 +225,7 @@ class SimulatorServer(ApiServer):
         super().__init__({API_PREFIX: self.api}, host=host, port=port, fault_seed=fault_seed)
         for prefix, api in (extra_apis or {}).items():
             self.mount(prefix, api)
+        self.corruptions.clock = lambda: self.org.anchor  # "the future" is after the simulated now
         self.mutations["github_pull_requests"] = lambda params: self.api.churn_pull_requests(params.get("repo"))
 
     @property
@@ -380,15 +384,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._write(status, encoded, headers, method)
             return
         host = self.headers.get("Host") or f"{simulator.host}:{simulator.port}"
+        corrupting = bool(simulator.corruptions.for_path(parts.path))
         request = ApiRequest(
             method=method,
             path=parts.path[len(prefix):] or "/",
             query=parse_qsl(parts.query, keep_blank_values=True),
-            headers={name.lower(): value for name, value in self.headers.items()},
+            # A 304 would hide a corrupted body: while corrupting, answer in full.
+            headers={name.lower(): value for name, value in self.headers.items()
+                     if not (corrupting and name.lower() == "if-none-match")},
             base_url=f"http://{host}",
             body=body,
         )
         response = simulator.apis[prefix].handle(request)
+        if corrupting and response.status == 200:
+            corrupted = simulator.corruptions.corrupt(parts.path, response.body)
+            if corrupted is not None:
+                response = ApiResponse(response.status, corrupted, with_new_etag(response.headers, corrupted))
         if kind == "truncated_body" and decision.terminal is not None:
             simulator._record(prefix, route, "truncated")
             self._write(response.status, response.body, response.headers, method,
