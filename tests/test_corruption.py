@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import json
 import textwrap
-import threading
 from dataclasses import replace
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -40,24 +38,13 @@ from simulator.generator import SCALES, generate_org
 from simulator.github_api import workflow_jobs
 from simulator.gitlab import GitLabApi, generate_gitlab
 from simulator.server import SimulatorServer
+from tests.support.alert_receiver import AlertReceiver
 from tests.support.small_warehouse import published_state
 
 ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
 GITLAB_TOKEN = "glpat-corruptiontest0123456789"
 NEW_FIELD = "x_sim_added_field"
 TINY = "tiny-corruption"
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    alerts: list[str] = []
-
-    def do_POST(self):  # noqa: N802
-        type(self).alerts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["text"])
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
 
 
 def _night(config, github: HttpClient, gitlab: HttpClient, run_id: str, full_refresh: bool = False):
@@ -112,11 +99,9 @@ def nights(tmp_path_factory):
     root = tmp_path_factory.mktemp("corruption")
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("KPI_DATA_DIR", str(root / "data"))
-    receiver = HTTPServer(("127.0.0.1", 0), _Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    receiver = AlertReceiver()
     monkeypatch.setenv("AIRFLOW_CONN_KPI_ALERTS", json.dumps(
-        {"conn_type": "http", "host": f"http://127.0.0.1:{receiver.server_port}/hook"}))
-    _Receiver.alerts = []
+        {"conn_type": "http", "host": receiver.url}))
     # A tiny slice of the small org keeps both nights short: two of its repositories (one
     # per team, GitLab hosting the growth one) over its last three weeks.
     small = SCALES["small"]
@@ -187,7 +172,7 @@ def nights(tmp_path_factory):
             outcome["error"] = str(failed.value)
             ti = SimpleNamespace(dag_id="kpi_nightly", task_id="check_scopes", map_index=-1, run_id="night-2")
             notify_task_failure({"ti": ti, "run_id": "night-2", "exception": failed.value})
-            outcome["alerts"] = list(_Receiver.alerts)
+            outcome["alerts"] = list(receiver.alerts)
     finally:
         receiver.shutdown()
         monkeypatch.undo()

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-import threading
 from datetime import date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import duckdb
 import pytest
@@ -25,22 +23,11 @@ from kpi.config import load_config
 from kpi.demo import airflow_env, run_dag_with_airflow
 from simulator.generator import generate_org
 from simulator.server import SimulatorServer
+from tests.support.alert_receiver import AlertReceiver
 from tests.support.small_warehouse import published_state
 
 pytestmark = pytest.mark.e2e
 ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    alerts: list[str] = []
-
-    def do_POST(self):  # noqa: N802
-        type(self).alerts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["text"])
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +35,7 @@ def nights(tmp_path_factory):
     root = tmp_path_factory.mktemp("failures")
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("KPI_DATA_DIR", str(root / "data"))
-    receiver = HTTPServer(("127.0.0.1", 0), _Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    _Receiver.alerts = []
+    receiver = AlertReceiver()
     org = generate_org("small", seed=11, anchor=ANCHOR)
     repositories = [repo.full_name for repo in org.repositories
                     if any(pr.merged for pr in org.pull_requests[repo.full_name])][:2]
@@ -76,11 +61,11 @@ def nights(tmp_path_factory):
                    "AIRFLOW_CONN_GITHUB_DEFAULT": json.dumps(
                        {"conn_type": "http", "host": simulator.github_url, "password": simulator.token}),
                    "AIRFLOW_CONN_KPI_ALERTS": json.dumps(
-                       {"conn_type": "http", "host": f"http://127.0.0.1:{receiver.server_port}/hook"})}
+                       {"conn_type": "http", "host": receiver.url})}
             logs = config.data_dir / "logs"
             run_dag_with_airflow(env, date(2026, 11, 21), logs / "night-1.log")
             outcome["after_clean"] = published_state(config.published_warehouse)
-            outcome["alerts_after_clean"] = list(_Receiver.alerts)
+            outcome["alerts_after_clean"] = list(receiver.alerts)
 
             pull = max((pr for pr in org.pull_requests[repositories[0]] if pr.merged), key=lambda pr: pr.updated_at)
             pull.merged_at, pull.updated_at = pull.created_at - timedelta(days=1), org.anchor - timedelta(minutes=5)
@@ -89,7 +74,7 @@ def nights(tmp_path_factory):
                 run_dag_with_airflow(env, date(2026, 11, 22), logs / "night-2.log")
             outcome["bad_night_error"] = str(bad_night.value)
             outcome["after_bad"] = published_state(config.published_warehouse)
-            outcome["alerts_after_bad"] = list(_Receiver.alerts)
+            outcome["alerts_after_bad"] = list(receiver.alerts)
             with duckdb.connect(str(config.working_warehouse), read_only=True) as connection:
                 outcome["quarantined"] = connection.execute(
                     "select distinct stream, scope from quarantine.batches").fetchall()
@@ -98,7 +83,7 @@ def nights(tmp_path_factory):
             with pytest.raises(RuntimeError):
                 run_dag_with_airflow(env, date(2026, 11, 23), logs / "night-3.log")
             outcome["after_outage"] = published_state(config.published_warehouse)
-            outcome["alerts_after_outage"] = list(_Receiver.alerts)
+            outcome["alerts_after_outage"] = list(receiver.alerts)
     finally:
         receiver.shutdown()
         monkeypatch.undo()
