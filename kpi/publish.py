@@ -31,6 +31,9 @@ PUBLISHED_SCHEMAS = ("marts", "semantic")
 PARQUET_DIR_NAME = "parquet"
 CURRENT_LINK = "current"
 MANIFEST = "manifest.json"
+# Published files are never changed in place: a reader can trust that what it opened stays
+# as it was. Folders stay writable by the owner so the next publish can remove old exports.
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
 def parquet_root(published: Path) -> Path:
@@ -79,7 +82,7 @@ def publish(working: Path, published: Path, run_id: str, schemas: tuple[str, ...
             export = _export_parquet(connection, "target", row_counts, run_id, published_at,
                                      parquet_dir or parquet_root(published))
             connection.execute("detach target")
-        os.chmod(staging_file, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.chmod(staging_file, READ_ONLY)
         os.replace(staging_file, published)  # atomic on one filesystem
         _switch_current(export)
         export = None
@@ -103,9 +106,11 @@ def _export_parquet(connection: duckdb.DuckDBPyConnection, catalog: str, row_cou
         (folder / schema).mkdir(exist_ok=True)
         target = str(folder / relative).replace("'", "''")
         connection.execute(f'copy {catalog}."{schema}"."{table}" to \'{target}\' (format parquet, compression zstd)')
+        os.chmod(folder / relative, READ_ONLY)
         tables[name] = {"path": relative.as_posix(), "rows": rows}
     (folder / MANIFEST).write_text(json.dumps(
         {"run_id": run_id, "published_at": published_at.isoformat(), "tables": tables}, indent=2) + "\n")
+    os.chmod(folder / MANIFEST, READ_ONLY)
     return folder
 
 

@@ -157,6 +157,17 @@ def test_a_hostile_branch_name_is_stored_as_data_and_changes_no_sql(leak_run):
     assert leak_run["clean"]["published"] is True and leak_run["second"]["published"] is False
 
 
+def test_published_files_are_read_only(leak_run):
+    published = leak_run["published"]
+    files = [published, *published.parent.rglob("*.parquet"), *published.parent.rglob("manifest.json")]
+    assert any(path.suffix == ".parquet" for path in files) and any(path.name == "manifest.json" for path in files)
+    writable = [str(path) for path in files if path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)]
+    assert writable == []
+    # the night that failed published nothing: the read-only copy is still night 1's
+    with duckdb.connect(str(published), read_only=True) as connection:
+        assert connection.execute("select run_id from meta.publication").fetchone() == ("night-1",)
+
+
 # -- secrets in configuration ----------------------------------------------------------
 
 BASE = """
