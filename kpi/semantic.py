@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 from kpi.config import PipelineConfig
-from kpi.dbt_runner import DBT_PROJECT_DIR, DbtError, dbt_vars
+from kpi.dbt_runner import DbtError, dbt_project_dir, dbt_vars
 from kpi.executables import venv_executable
 
 
@@ -29,7 +29,7 @@ def _environment(config: PipelineConfig) -> dict[str, str]:
         **os.environ,
         "KPI_DBT_TARGET": "published",
         "KPI_PUBLISHED_PATH": str(config.published_warehouse),
-        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(dbt_project_dir()),
         "DBT_LOG_PATH": str(config.data_dir / "dbt" / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_USE_COLORS": "false",
@@ -43,13 +43,13 @@ def parse_semantic_manifest(config: PipelineConfig) -> Path:
     import json
 
     completed = subprocess.run(
-        [venv_executable("dbt"), "parse", "--project-dir", str(DBT_PROJECT_DIR),
+        [venv_executable("dbt"), "parse", "--project-dir", str(dbt_project_dir()),
          "--vars", json.dumps(dbt_vars(config))],
-        env=_environment(config), cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
+        env=_environment(config), cwd=dbt_project_dir(), capture_output=True, text=True)
     if completed.returncode != 0:
         raise DbtError(f"dbt parse failed (exit {completed.returncode}):\n"
                        + "\n".join((completed.stdout + completed.stderr).splitlines()[-30:]))
-    return DBT_PROJECT_DIR / "target" / "semantic_manifest.json"
+    return dbt_project_dir() / "target" / "semantic_manifest.json"
 
 
 def run_mf(config: PipelineConfig, args: list[str], capture: bool = False) -> subprocess.CompletedProcess:
@@ -59,5 +59,5 @@ def run_mf(config: PipelineConfig, args: list[str], capture: bool = False) -> su
         raise PublishedWarehouseMissing(f"no published warehouse at {config.published_warehouse}: "
                                         "run `make demo` or the kpi_nightly DAG first")
     parse_semantic_manifest(config)
-    return subprocess.run([venv_executable("mf"), *args], env=_environment(config), cwd=DBT_PROJECT_DIR,
+    return subprocess.run([venv_executable("mf"), *args], env=_environment(config), cwd=dbt_project_dir(),
                           capture_output=capture, text=True)

@@ -7,12 +7,17 @@ Night 1 is clean and publishes; before night 2 a pull request turns bad upstream
 before it was created): its repository is quarantined, nothing is published, the run
 fails and the `kpi_alerts` webhook receives an alert naming the stream, the repository and
 the failed expectation. Then an API outage (every GitHub request answers 502): the run
-fails naming the connection, the published file is still night 1's.
+fails naming the connection, the published file is still night 1's. Last, a failing mart:
+the data is good again, but the night builds a copy of the dbt project with a bug (a
+deployment's finished_at an hour before its created_at) that dbt's own tests do not catch:
+Great Expectations' mart audit fails, nothing is published, and the alert names the mart,
+the columns and the expectation.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from datetime import date, datetime, timedelta, timezone
 
@@ -20,13 +25,14 @@ import duckdb
 import pytest
 
 from kpi.config import load_config
+from kpi.dbt_runner import DBT_PROJECT_DIR, DBT_PROJECT_ENV
 from kpi.demo import airflow_env, run_dag_with_airflow
 from simulator.generator import generate_org
 from simulator.server import SimulatorServer
 from tests.support.alert_receiver import AlertReceiver
 from tests.support.small_warehouse import published_state
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]  # four Airflow nights
 ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
 
 
@@ -68,6 +74,7 @@ def nights(tmp_path_factory):
             outcome["alerts_after_clean"] = list(receiver.alerts)
 
             pull = max((pr for pr in org.pull_requests[repositories[0]] if pr.merged), key=lambda pr: pr.updated_at)
+            good_merged_at = pull.merged_at
             pull.merged_at, pull.updated_at = pull.created_at - timedelta(days=1), org.anchor - timedelta(minutes=5)
             org.revision += 1
             with pytest.raises(RuntimeError) as bad_night:
@@ -78,12 +85,36 @@ def nights(tmp_path_factory):
             with duckdb.connect(str(config.working_warehouse), read_only=True) as connection:
                 outcome["quarantined"] = connection.execute(
                     "select distinct stream, scope from quarantine.batches").fetchall()
+                outcome["quarantined_batches"] = connection.execute("select count(*) from quarantine.batches").fetchone()
 
             simulator.faults.add("/github/*", "status", status=502)
             with pytest.raises(RuntimeError):
                 run_dag_with_airflow(env, date(2026, 11, 23), logs / "night-3.log")
             outcome["after_outage"] = published_state(config.published_warehouse)
             outcome["alerts_after_outage"] = list(receiver.alerts)
+
+            # Night 4: the source is healthy and the pull request mended, but the marts are
+            # built by a dbt project with a bug.
+            simulator.faults.clear()
+            pull.merged_at, pull.updated_at = good_merged_at, org.anchor - timedelta(minutes=4)
+            org.revision += 1
+            broken = root / "dbt_project_with_a_bug"
+            shutil.copytree(DBT_PROJECT_DIR, broken, ignore=shutil.ignore_patterns("target", "logs"))
+            model = broken / "models" / "marts" / "delivery" / "fct_deployments.sql"
+            correct = "deployments.latest_status_at                                as finished_at"
+            assert correct in model.read_text()
+            model.write_text(model.read_text().replace(
+                correct, "deployments.created_at - interval '1 hour'                 as finished_at"))
+            with pytest.raises(RuntimeError):
+                run_dag_with_airflow({**env, DBT_PROJECT_ENV: str(broken)}, date(2026, 11, 24), logs / "night-4.log")
+            outcome["after_broken_mart"] = published_state(config.published_warehouse)
+            outcome["alerts_after_broken_mart"] = list(receiver.alerts)
+            with duckdb.connect(str(config.working_warehouse), read_only=True) as connection:
+                outcome["broken_deployments"] = connection.execute(
+                    "select count(*) filter (where finished_at < created_at), count(*) from marts.fct_deployments"
+                ).fetchone()
+                outcome["quarantined_batches_after_broken_mart"] = connection.execute(
+                    "select count(*) from quarantine.batches").fetchone()
     finally:
         receiver.shutdown()
         monkeypatch.undo()
@@ -110,3 +141,16 @@ def test_an_api_outage_leaves_the_published_warehouse_untouched_and_alerts_namin
     new_alerts = nights["alerts_after_outage"][len(nights["alerts_after_bad"]):]
     assert new_alerts and all("task check_scopes failed" in alert for alert in new_alerts)
     assert "connection 'github_default'" in new_alerts[-1] and nights["repository"] in new_alerts[-1]
+
+
+def test_a_failing_mart_leaves_the_published_warehouse_untouched_and_alerts_naming_it(nights):
+    failing, deployments = nights["broken_deployments"]
+    assert deployments and failing == deployments  # the buggy marts were built, every row wrong ...
+    # ... from good data: night 4 quarantined nothing
+    assert nights["quarantined_batches_after_broken_mart"] == nights["quarantined_batches"]
+    assert nights["after_broken_mart"] == nights["after_clean"]  # and never published
+    new_alerts = nights["alerts_after_broken_mart"][len(nights["alerts_after_outage"]):]
+    assert len(new_alerts) == 1, new_alerts  # the audit fails; publish and check_scopes never run
+    [alert] = new_alerts
+    assert "task audit_marts failed" in alert
+    assert "mart__fct_deployments" in alert and "finished_at" in alert and "created_at" in alert
