@@ -40,8 +40,33 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def small_warehouse(tmp_path_factory):
     """The published warehouse of one full pipeline run over the simulated small org (all
-    sources), shared by the mart tests: see tests/support/small_warehouse.py."""
+    sources), shared by the mart tests: see tests/support/small_warehouse.py. Under xdist
+    (`make test`) the first worker that needs it builds it in the session's shared temporary
+    folder while holding a lock; the others wait, then reuse it."""
+    from filelock import FileLock
+
     from tests.support.small_warehouse import WAREHOUSE_ENV, build_small_warehouse
 
     kept = os.environ.get(WAREHOUSE_ENV)
-    return build_small_warehouse(Path(kept) if kept else tmp_path_factory.mktemp("small_warehouse"))
+    if kept:
+        root = Path(kept)
+    elif os.environ.get("PYTEST_XDIST_WORKER"):
+        root = tmp_path_factory.getbasetemp().parent / "small_warehouse"  # one per session, all workers
+    else:
+        root = tmp_path_factory.mktemp("small_warehouse")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{root}.lock"):
+        return build_small_warehouse(root)
+
+
+# The slowest files, first: `make test` runs the suite on two xdist workers that take whole
+# files (--dist loadfile) in collection order, so these start at once, one per worker, and
+# the many short files fill in around them instead of waiting at the end.
+SLOWEST_FIRST = ("test_scale_out.py", "test_failure_handling.py", "test_end_to_end.py",
+                 "test_incremental_marts.py", "test_github_extraction.py", "test_corruption.py",
+                 "test_security.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
