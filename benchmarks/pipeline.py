@@ -312,7 +312,25 @@ def phase_dbt(work: Path, night: str, as_of: str, full_refresh: bool) -> dict[st
     outcome = build_marts(config, as_of=datetime.fromisoformat(as_of), full_refresh=full_refresh)
     seconds = time.perf_counter() - started
     return {"seconds": round(seconds, 1), **outcome, "as_of": as_of,
-            "peak_rss_mb_dbt": _peak_rss_mb(resource.RUSAGE_CHILDREN)}
+            "peak_rss_mb_dbt": _peak_rss_mb(resource.RUSAGE_CHILDREN),
+            "profile": dbt_profile(config.data_dir / "dbt" / "target" / "run_results.json")}
+
+
+def dbt_profile(run_results: Path, slowest: int = 12) -> dict[str, Any]:
+    """Where a build's time went, from dbt's run_results.json: node seconds summed per
+    resource type (models, data tests, unit tests; dbt runs nodes on its threads, so the
+    sum can exceed the wall time) and the slowest nodes, so the next optimisation starts
+    from a measurement."""
+    results = json.loads(run_results.read_text())["results"]
+    by_type: dict[str, float] = {}
+    for result in results:
+        kind = result["unique_id"].split(".", 1)[0]
+        by_type[kind] = by_type.get(kind, 0.0) + result["execution_time"]
+    nodes = sorted(results, key=lambda result: result["execution_time"], reverse=True)[:slowest]
+    return {"nodes": len(results),
+            "seconds_by_resource_type": {kind: round(total, 1) for kind, total in sorted(by_type.items())},
+            "slowest": [{"node": result["unique_id"].split(".", 2)[-1], "seconds": round(result["execution_time"], 2)}
+                        for result in nodes]}
 
 
 def phase_publish(work: Path, night: str) -> dict[str, Any]:
@@ -605,7 +623,7 @@ class Benchmark:
         if full.get("dbt"):
             out["dbt_full_build_seconds"] = figure(
                 "full `dbt build --full-refresh`", full["dbt"]["seconds"], "s", "dbt_full_build_seconds",
-                note=f"dbt peak {full['dbt']['peak_rss_mb_dbt']:,.0f} MB")
+                note=f"dbt peak {full['dbt']['peak_rss_mb_dbt']:,.0f} MB" + _slowest_note(full["dbt"]))
         if full.get("publish"):
             out["mart_audit_publish_seconds"] = figure("mart audit + publish, full", full["publish"]["seconds"], "s")
         if quiet.get("extract"):
@@ -625,7 +643,8 @@ class Benchmark:
         if nightly.get("dbt"):
             out["dbt_incremental_build_seconds"] = figure(
                 "nightly incremental `dbt build`", nightly["dbt"]["seconds"], "s",
-                note=nightly["dbt"].get("warning") or f"dbt peak {nightly['dbt']['peak_rss_mb_dbt']:,.0f} MB")
+                note=nightly["dbt"].get("warning")
+                or f"dbt peak {nightly['dbt']['peak_rss_mb_dbt']:,.0f} MB" + _slowest_note(nightly["dbt"]))
             if full.get("dbt"):
                 out["incremental_to_full_ratio"] = figure(
                     "incremental / full build", round(nightly["dbt"]["seconds"] / full["dbt"]["seconds"], 3), "",
@@ -642,6 +661,13 @@ class Benchmark:
     def _server_note(night: dict[str, Any]) -> str:
         made = night["extract"].get("requests_by_source", {})
         return ", ".join(f"{source} {made.get(source, 0):,}" for source in SOURCES)
+
+
+def _slowest_note(dbt_phase: dict[str, Any], count: int = 3) -> str:
+    profile = dbt_phase.get("profile")
+    if not profile:
+        return ""
+    return "; slowest: " + ", ".join(f"{node['node']} {node['seconds']:.1f} s" for node in profile["slowest"][:count])
 
 
 def _config_path_warehouse(work: Path) -> Path:
