@@ -150,7 +150,7 @@ def test_a_quarter_median_is_the_median_of_its_pull_requests_not_of_weekly_media
         weekly[(row["team"], period_start(row["week_start"], "quarter"))].append(row["median_lead_time_hours"])
     quarters = {(r["team"], r["period_start"]): r for r in period_mart
                 if r["period_grain"] == "quarter" and r["repository"] is None and r["kpi_id"] == "lead_time_for_changes"}
-    assert quarters.keys() == lead_times.keys() and len(quarters) == 6
+    assert quarters.keys() == lead_times.keys() and len({quarter for _, quarter in quarters}) >= 2
     for key, row in quarters.items():
         assert close(row["value"], statistics.median(lead_times[key])), key
         assert row["observations"] == len(lead_times[key])
@@ -175,7 +175,7 @@ def test_a_month_of_coverage_takes_each_repositorys_latest_run_started_in_the_mo
     assert straddling > 5 and differing > 0
 
 
-def test_no_data_is_null_and_only_zero_filled_kpis_read_zero_without_facts(period_mart):
+def test_no_data_is_null_and_only_zero_filled_kpis_read_zero_without_facts(warehouse, period_mart):
     without_facts = [r for r in period_mart if r["observations"] == 0]
     assert without_facts
     for row in without_facts:
@@ -188,8 +188,10 @@ def test_no_data_is_null_and_only_zero_filled_kpis_read_zero_without_facts(perio
     assert {"production_bugs", "security_alerts"} <= zeros <= ZERO_FILL
     # Before the organisation's first deployment the zero-filled deployment frequency is no data too.
     first_week = min(r["period_start"] for r in period_mart if r["period_grain"] == "week")
-    assert [r["value"] for r in period_mart if r["period_grain"] == "week" and r["period_start"] == first_week
-            and r["kpi_id"] == "deployment_frequency"] == [None] * 11  # 3 teams and 8 repositories
+    first_week_rows = [r for r in period_mart if r["period_grain"] == "week" and r["period_start"] == first_week
+                       and r["kpi_id"] == "deployment_frequency"]
+    assert first_week_rows and all(r["value"] is None for r in first_week_rows)
+    assert {r["team"] for r in first_week_rows if r["repository"] is None} == {t.name for t in warehouse["org"].teams}
 
 
 def test_the_current_period_is_marked_incomplete(period_mart):

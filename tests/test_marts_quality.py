@@ -140,7 +140,13 @@ def test_performance_regressions_compare_with_the_previous_run_of_the_scenario(w
 
 
 def test_expired_artifacts_change_no_truth_row_on_small(warehouse):
-    """The restriction to downloadable artifacts does not weaken the comparisons above."""
+    """The restriction to downloadable artifacts does not weaken the comparisons above.
+    On `small` no truth row changes; on larger orgs (KPI_TEST_SCALE) expired artifacts do
+    change rows, which is why the comparisons above use the downloadable artifacts' truth."""
+    from tests.support.small_warehouse import configured_scale
+
+    if configured_scale() != "small":
+        pytest.skip(f"expired artifacts change truth rows on {configured_scale()}; the claim is made for small")
     org, simulation = warehouse["org"], warehouse["simulation"]
     assert any(run.updated_at + timedelta(days=ARTIFACT_RETENTION_DAYS) < org.anchor
                for runs in org.workflow_runs.values() for run in runs), "small has expired artifacts"
