@@ -35,3 +35,26 @@ def test_a_monthly_metric_query_equals_kpi_period_for_every_team(small_warehouse
     for row in expected:
         got = from_metricflow[row["team"]][row["kpi_id"]]
         assert close(float(got) if got else None, row["value"]), (row, got)
+
+
+def test_the_semantic_layer_runs_from_a_read_only_dbt_project(small_warehouse, tmp_path, monkeypatch):
+    # An installed project (a wheel, a read-only image layer) cannot take dbt's target/:
+    # `kpi metrics` parses and runs mf in a copy under the data folder instead.
+    import shutil
+    import stat
+
+    from kpi.dbt_runner import DBT_PROJECT_DIR, DBT_PROJECT_ENV
+
+    project = tmp_path / "read_only_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    for path in [project, *project.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    monkeypatch.setenv(DBT_PROJECT_ENV, str(project))
+    try:
+        result = run_mf(small_warehouse["config"], ["validate-configs"], capture=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Successfully validated metrics against data warehouse (ERRORS: 0" in result.stdout
+        assert not (project / "target").exists()
+    finally:
+        for path in [project, *project.rglob("*")]:
+            path.chmod(path.stat().st_mode | stat.S_IWUSR)
