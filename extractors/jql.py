@@ -58,24 +58,26 @@ def literal(value: str) -> str:
 def date_literal(moment: datetime) -> str:
     """`"yyyy/MM/dd HH:mm"` in UTC, floored to the minute (JQL's finest date precision).
 
-    Jira reads JQL dates in the time zone of the user running the query. The extraction
-    account's profile time zone must be UTC, or the overlap must be larger than its offset
-    from UTC; the simulator reads JQL dates as UTC.
+    Jira reads JQL dates in the time zone of the user running the query, so a bound written
+    in UTC falls up to 12 hours late for an account west of UTC: the Jira overlap (14 hours
+    by default) covers any zone; the simulator reads JQL dates as UTC.
     """
     if moment.tzinfo is None:
         raise ValueError("JQL dates are built from timezone-aware datetimes only")
     return literal(moment.astimezone(timezone.utc).strftime("%Y/%m/%d %H:%M"))
 
 
-def project_issues(project: str, updated_since: datetime | None = None) -> str:
-    """Every issue of a project, or those updated since a moment; oldest change first.
+def project_issues(project: str, updated_since: datetime | None = None, *, newest_first: bool = False) -> str:
+    """Every issue of a project, or those updated since a moment; oldest change first (or
+    newest first).
 
     `key` breaks ties between issues updated in the same millisecond, so the order is total.
     """
     clauses = [f"project = {literal(project_key(project))}"]
     if updated_since is not None:
         clauses.append(f"updated >= {date_literal(updated_since)}")
-    return " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
+    direction = "DESC" if newest_first else "ASC"
+    return " AND ".join(clauses) + f" ORDER BY updated {direction}, key {direction}"
 
 
 def project_issue_keys(project: str, created_since: datetime | None = None) -> str:

@@ -102,7 +102,7 @@ CREATE TABLE IF NOT EXISTS raw.{table} (
 )"""
 
 # Batch lines are read with an explicit schema so an empty or odd file cannot change the
-# inferred types. Duplicate keys in a hand-made batch are collapsed to the newest.
+# inferred types.
 _STAGE_SQL = """
 CREATE OR REPLACE TEMP TABLE _stage AS
 SELECT record_key, scope, CAST(updated_at AS TIMESTAMPTZ) AS updated_at, payload
@@ -111,7 +111,18 @@ FROM read_json(
     format = 'newline_delimited',
     columns = {record_key: 'VARCHAR', scope: 'VARCHAR', updated_at: 'VARCHAR', payload: 'JSON'}
 )
-QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY updated_at DESC NULLS LAST) = 1
+"""
+
+_DUPLICATES_SQL = "SELECT count(*) - count(DISTINCT record_key) FROM _stage"
+
+# Duplicate keys in a batch (a hand-made one, a search re-read while paging) collapse to
+# the newest (`updated_at`, nulls last; between equals, any one). Chosen on keys and row ids
+# only: a window over the payloads held every payload in memory at once and ran out of the
+# loader's cap on a 60 MB batch of Jira issues with changelogs.
+_DEDUPLICATE_SQL = """
+DELETE FROM _stage WHERE rowid NOT IN (
+    SELECT coalesce(max_by(rowid, updated_at), max(rowid)) FROM _stage GROUP BY record_key
+)
 """
 
 # One scan of the raw table per batch: the staged keys already present, and whether their
@@ -480,6 +491,8 @@ class WarehouseLoader:
             )
         else:
             con.execute(_STAGE_SQL, [manifest.path])
+            if con.execute(_DUPLICATES_SQL).fetchone()[0]:
+                con.execute(_DEDUPLICATE_SQL)
         con.execute(_MATCH_SQL.format(table=table))
         inserted, updated, unchanged, invalid = con.execute(_COUNT_SQL).fetchone()
         if invalid:

@@ -99,8 +99,19 @@ class JiraFields(_Strict):
     team: str | None = None
 
 
+# Jira bumps an issue's `updated` with every change, so the overlap only has to cover the
+# JQL time zone (dates are read in the extraction account's zone, at worst UTC-12, plus an
+# hour of daylight saving) and the search index's lag: 14 hours, not GitHub's 72 (whose
+# late status updates do not move a listing's sort key). Each hour re-reads that hour's
+# updated issues every night.
+JIRA_DEFAULT_OVERLAP_HOURS = 14
+
+
 class JiraSource(_HttpSource):
     connection_id: str = Field(default="jira_default", pattern=r"^[A-Za-z0-9_.-]+$")
+    overlap_hours: float = Field(
+        default=JIRA_DEFAULT_OVERLAP_HOURS, ge=0,
+        description="re-read window behind the watermark; the default is safe for an account in any time zone")
     flavour: str = Field(default="cloud", pattern=r"^(cloud|server)$",
                          description="cloud: /rest/api/3/search/jql; server: Server/Data Center /rest/api/2/search")
     projects: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,9}$")]] = Field(min_length=1)

@@ -100,3 +100,30 @@ def test_missing_file_and_bad_yaml_name_the_file(tmp_path):
         load_config(tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(write(tmp_path, "sources: [unclosed"))
+
+
+def test_jira_rereads_14_hours_by_default_and_github_72(tmp_path):
+    text = VALID.replace("deployments:", "  jira:\n    base_url: https://acme.atlassian.net\n    projects: [PAY]\n"
+                                         "deployments:")
+    config = load_config(write(tmp_path, text))
+    assert config.sources.jira.overlap_hours == 14
+    assert config.sources.github.overlap_hours == 72
+    lowered = load_config(write(tmp_path, text.replace("projects: [PAY]", "projects: [PAY]\n    overlap_hours: 2")))
+    assert lowered.sources.jira.overlap_hours == 2
+
+
+def test_the_default_jira_overlap_reaches_the_watermark_in_any_account_time_zone():
+    # JQL reads "yyyy/MM/dd HH:mm" in the extraction account's time zone (UTC-12 to UTC+14);
+    # the bound is written in UTC, so in a zone west of UTC it falls later than meant.
+    from datetime import datetime, timedelta, timezone
+
+    from kpi.config import JIRA_DEFAULT_OVERLAP_HOURS
+    from extractors import jql
+
+    watermark = datetime(2026, 3, 8, 9, 30, 45, tzinfo=timezone.utc)
+    literal = jql.date_literal(watermark - timedelta(hours=JIRA_DEFAULT_OVERLAP_HOURS)).strip('"')
+    for offset_hours in range(-12, 15):
+        read_as = datetime.strptime(literal, "%Y/%m/%d %H:%M").replace(
+            tzinfo=timezone(timedelta(hours=offset_hours)))
+        # An hour to spare for daylight saving and the search index's lag.
+        assert read_as <= watermark - timedelta(hours=1), offset_hours

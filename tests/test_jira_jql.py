@@ -88,6 +88,9 @@ def test_issue_query_is_one_project_clause_and_a_utc_minute_bound():
         ("project", "=", ["PAY"]), ("updated", ">=", ["2026/11/26 04:59"])]
     assert parsed.order_by == [("updated", "ASC"), ("key", "ASC")]
     assert jql.project_issues("PAY") == 'project = "PAY" ORDER BY updated ASC, key ASC'
+    newest = jql.project_issues("PAY", updated_since=since, newest_first=True)
+    assert newest == 'project = "PAY" AND updated >= "2026/11/26 04:59" ORDER BY updated DESC, key DESC'
+    assert parse(newest).order_by == [("updated", "DESC"), ("key", "DESC")]
 
 
 def test_key_listing_query_orders_by_creation():

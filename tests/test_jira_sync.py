@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import duckdb
 import pytest
 
 from extractors.auth import basic_credentials
-from extractors.extract import BatchManifest, extract_scope
+from extractors.extract import BatchManifest, extract_scope, parse_cursor
 from extractors.http import HttpClient
 from extractors.loader import LoadReport, WarehouseLoader
 from extractors.streams.jira import ISSUE_KEYS, ISSUES, VERSIONS, resolve_field_mapping, streams_for
@@ -27,6 +28,7 @@ from simulator.simulation import JIRA_EMAIL, Credentials, build_simulation
 ANCHOR = datetime(2026, 11, 26, tzinfo=UTC)
 # With this seed, the day after ANCHOR deletes one issue and moves another between projects.
 SEED = 17
+QUIET_OVERLAP = timedelta(days=30)
 FIELD_NAMES = {"severity": "Severity", "environment": "Environment", "team": "Engineering team"}
 
 
@@ -44,6 +46,7 @@ class JiraSync:
     flavour: str
     projects: list[str]
     root: Path
+    overlap: timedelta = timedelta(hours=72)
 
     def __post_init__(self) -> None:
         self.fields = resolve_field_mapping(self.client, self.flavour, FIELD_NAMES)
@@ -60,10 +63,11 @@ class JiraSync:
             manifests += extract_scope(
                 self.client, streams_for(self.flavour, self.fields, reconcile=reconcile), project,
                 watermarks={stream: cursor for (stream, scope), cursor in watermarks.items() if scope == project},
-                run_id=run_id, landing_dir=self.root / "landing",
+                run_id=run_id, landing_dir=self.root / "landing", overlap=self.overlap,
             )
         # Key listings first: marking deletions must not depend on the order of batches.
         manifests.sort(key=lambda manifest: manifest.key_listing_of is None)
+        self.manifests = manifests  # the last night's, with the requests each batch cost
         return self.loader.load(manifests)
 
 
@@ -147,7 +151,12 @@ def synced(request, tmp_path_factory):
         model_after, versions_after = model_issues(site), model_versions(site)
         incremental = sync.run("night-2")
         requests_incremental = client.request_count - requests_full
+
+        # A quiet night re-reading a month: more than a page of issues in the window.
+        sync.overlap = QUIET_OVERLAP
+        quiet = sync.run("night-3", reconcile=False)
     yield {
+        "quiet": quiet, "quiet_manifests": sync.manifests,
         "flavour": flavour, "site": site, "sync": sync, "full": full, "incremental": incremental,
         "model_before": model_before, "model_after": model_after, "versions_before": versions_before,
         "versions_after": versions_after, "warehouse_before": warehouse_before, "runs_before": runs_before,
@@ -206,6 +215,22 @@ def test_incremental_sync_loads_exactly_the_new_and_changed_issues(synced):
     # The increment reads the overlap window, not the project again.
     assert sum(b.inserted + b.updated + b.unchanged for b in issue_batches) < len(before) / 5
     assert synced["requests_incremental"] < synced["requests_full"]
+
+
+def test_a_quiet_night_costs_cloud_one_search_page_per_project_however_long_the_overlap(synced):
+    quiet, after = synced["quiet"], synced["model_after"]
+    issue_batches = {batch.scope: batch for batch in synced["quiet_manifests"] if batch.stream == ISSUES}
+    assert quiet.inserted == quiet.updated == 0
+    newest = max(parse_cursor(issue["updated"]) for issue in after.values())
+    in_window = Counter(issue["project"] for issue in after.values()
+                        if parse_cursor(issue["updated"]) >= newest - QUIET_OVERLAP)
+    assert max(in_window.values()) > 100  # read oldest first, the window is more than one page
+    if synced["flavour"] == "cloud":
+        # Newest first, stopping an hour behind the watermark (Jira's own `updated` values).
+        assert {scope: batch.requests for scope, batch in issue_batches.items()} == dict.fromkeys(issue_batches, 1)
+    else:
+        # Server/DC pages oldest first in windows of `updated`: the whole overlap is re-read.
+        assert max(batch.requests for batch in issue_batches.values()) > 1
 
 
 def test_reconciliation_marks_the_deleted_issue_and_only_it(synced):

@@ -256,3 +256,17 @@ def test_a_key_stays_unique_across_loads_scopes_and_duplicate_lines(tmp_path, db
     with duckdb.connect(str(db), read_only=True) as con:
         keys = con.execute(f"SELECT record_key, count(*) FROM raw.{STREAM} GROUP BY 1 ORDER BY 1").fetchall()
     assert keys == [("1", 1), ("2", 1)]
+
+
+def test_duplicate_keys_in_one_batch_keep_the_newest_version_whatever_the_line_order(tmp_path, db):
+    newest = {**RECORDS[0], "title": "newest", "updated_at": "2024-06-09T00:00:00Z"}
+    older = {**RECORDS[0], "title": "older", "updated_at": "2024-06-03T00:00:00Z"}
+    undated = {**RECORDS[0], "title": "undated", "updated_at": None}
+    only_undated = {**RECORDS[1], "title": "only undated", "updated_at": None}
+    batch = write_batch(tmp_path, "run-1", [older, newest, undated, older, only_undated, only_undated],
+                        new_cursor="2024-06-09T00:00:00Z")
+    report = WarehouseLoader(db).load([BatchManifest(**{**batch.__dict__, "records": 2})])
+    assert report.inserted == 2
+    with duckdb.connect(str(db), read_only=True) as con:
+        titles = con.execute(f"SELECT record_key, payload->>'title' FROM raw.{STREAM} ORDER BY 1").fetchall()
+    assert titles == [(str(RECORDS[0]["id"]), "newest"), (str(RECORDS[1]["id"]), "only undated")]

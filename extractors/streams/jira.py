@@ -338,6 +338,17 @@ def _search_with_page_tokens(client: HttpClient, stream: Stream, query: str) -> 
     raise ExtractError(f"{stream.name}: {stream.path} refused its page token {SEARCH_ATTEMPTS} times")
 
 
+def _newest_changes(client: HttpClient, stream: Stream, query: str, stop_below: datetime) -> Iterator[dict[str, Any]]:
+    """Cloud, newest first: the issues of `query` down to the first one updated before
+    `stop_below` (older ones were read by earlier nights); the next page is never asked for.
+    A result that changes meanwhile is searched again from the newest (`_search_with_page_tokens`)."""
+    for issue in _search_with_page_tokens(client, stream, query):
+        updated = parse_cursor(stream.cursor_of(issue))
+        if updated is not None and updated < stop_below:
+            return
+        yield issue
+
+
 def _search_in_windows(client: HttpClient, stream: Stream, query_from: QueryFrom, since: datetime | None,
                        sort_field: str) -> Iterator[dict[str, Any]]:
     """Server/DC offset paging, made safe against a result that changes while it is paged.
@@ -384,12 +395,25 @@ class IssueReader:
     flavour: Flavour
     fields: JiraFieldMapping
     changelog_page_size: int = 100  # the most Jira serves per changelog page
+    # Cloud's enhanced search is eventually consistent: an issue can reach the index after
+    # one updated later. A later night re-reads this far behind the watermark.
+    index_lag: timedelta = timedelta(hours=1)
 
     def __call__(self, client: HttpClient, stream: Stream, variables: Mapping[str, Any],
                  watermark: str | None, overlap: timedelta) -> Iterator[dict[str, Any]]:
         project = variables["project"]
         since = parse_cursor(watermark) - overlap if watermark else None
-        for issue in search(client, stream, lambda moment: jql.project_issues(project, moment), since, "updated"):
+        if watermark and isinstance(stream.paginator, NextPageTokenPaginator):
+            # Cloud, a later night: newest first, stopping at the first issue updated before
+            # the watermark less the index lag. The JQL bound only has to be early enough in
+            # any account time zone; the stop reads each issue's own `updated`, an instant,
+            # so a quiet night costs one page however busy the overlap window was.
+            stop_below = parse_cursor(watermark) - min(overlap, self.index_lag)
+            issues = _newest_changes(client, stream, jql.project_issues(project, since, newest_first=True),
+                                     stop_below)
+        else:
+            issues = search(client, stream, lambda moment: jql.project_issues(project, moment), since, "updated")
+        for issue in issues:
             histories = None
             if not changelog_is_complete(issue):
                 try:
