@@ -6,7 +6,7 @@ with
 
 source as (
 
-    select * from {{ source('github', 'github__artifact_reports') }}
+    {{ changed_raw_records(source('github', 'github__artifact_reports')) }}
 
 ),
 
@@ -39,7 +39,9 @@ renamed as (
         cast({{ json_text('payload', 'documented_operations') }} as bigint)     as documented_operations,
         payload,
         extracted_at,
-        run_id                                                                  as extraction_run_id
+        run_id                                                                  as extraction_run_id,
+        _record_key,
+        _loaded_at
 
     from source
 

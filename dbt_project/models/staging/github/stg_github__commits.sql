@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('github', 'github__commits') }}
+    {{ changed_raw_records(source('github', 'github__commits')) }}
 
 ),
 
@@ -15,7 +15,9 @@ renamed as (
         {{ json_text('payload', 'sha') }}                           as commit_sha,
         {{ json_text('payload', 'parents[0].sha') }}                as first_parent_sha,
         {{ json_timestamp_utc('payload', 'commit.committer.date') }} as committed_at,
-        {{ json_timestamp_utc('payload', 'commit.author.date') }}   as authored_at
+        {{ json_timestamp_utc('payload', 'commit.author.date') }}   as authored_at,
+        _record_key,
+        _loaded_at
 
     from source
 

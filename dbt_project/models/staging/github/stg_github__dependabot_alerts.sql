@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('github', 'github__dependabot_alerts') }}
+    {{ changed_raw_records(source('github', 'github__dependabot_alerts')) }}
 
 ),
 
@@ -28,7 +28,9 @@ renamed as (
         {{ json_timestamp_utc('payload', 'auto_dismissed_at') }}            as auto_dismissed_at,
         {{ json_text('payload', 'dismissed_reason') }}                      as dismissed_reason,
         extracted_at,
-        run_id                                                              as extraction_run_id
+        run_id                                                              as extraction_run_id,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('github', 'github__deployment_statuses') }}
+    {{ changed_raw_records(source('github', 'github__deployment_statuses')) }}
 
 ),
 
@@ -17,7 +17,9 @@ renamed as (
         {{ json_text('payload', 'description') }}                   as description,
         {{ json_timestamp_utc('payload', 'created_at') }}           as created_at,
         {{ json_timestamp_utc('payload', 'updated_at') }}           as updated_at,
-        extracted_at
+        extracted_at,
+        _record_key,
+        _loaded_at
 
     from source
 

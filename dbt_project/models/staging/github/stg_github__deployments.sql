@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('github', 'github__deployments') }}
+    {{ changed_raw_records(source('github', 'github__deployments')) }}
 
 ),
 
@@ -19,7 +19,9 @@ renamed as (
         {{ json_timestamp_utc('payload', 'created_at') }}       as created_at,
         {{ json_timestamp_utc('payload', 'updated_at') }}       as updated_at,
         extracted_at,
-        run_id                                                  as extraction_run_id
+        run_id                                                  as extraction_run_id,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('github', 'github__milestones') }}
+    {{ changed_raw_records(source('github', 'github__milestones')) }}
 
 ),
 
@@ -19,7 +19,9 @@ renamed as (
         {{ json_timestamp_utc('payload', 'created_at') }}               as created_at,
         {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at,
         {{ json_timestamp_utc('payload', 'due_on') }}                   as due_on,
-        {{ json_timestamp_utc('payload', 'closed_at') }}                as closed_at
+        {{ json_timestamp_utc('payload', 'closed_at') }}                as closed_at,
+        _record_key,
+        _loaded_at
 
     from source
 

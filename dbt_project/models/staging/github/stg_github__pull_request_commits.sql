@@ -3,7 +3,7 @@ with
 
 source as (
 
-    select * from {{ source('github', 'github__pull_request_commits') }}
+    {{ changed_raw_records(source('github', 'github__pull_request_commits')) }}
 
 ),
 
@@ -13,7 +13,9 @@ renamed as (
         cast({{ json_text('payload', 'pull_request_id') }} as bigint)   as pull_request_id,
         scope                                                           as repository,
         {{ json_text('payload', 'sha') }}                               as commit_sha,
-        {{ json_timestamp_utc('payload', 'commit.committer.date') }}    as committed_at
+        {{ json_timestamp_utc('payload', 'commit.committer.date') }}    as committed_at,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -3,7 +3,7 @@ with
 
 source as (
 
-    select * from {{ source('github', 'github__pull_request_reviews') }}
+    {{ changed_raw_records(source('github', 'github__pull_request_reviews')) }}
 
 ),
 
@@ -14,7 +14,9 @@ renamed as (
         cast({{ json_text('payload', 'pull_request_id') }} as bigint)   as pull_request_id,
         scope                                                           as repository,
         {{ json_text('payload', 'state') }}                             as state,
-        {{ json_timestamp_utc('payload', 'submitted_at') }}             as submitted_at
+        {{ json_timestamp_utc('payload', 'submitted_at') }}             as submitted_at,
+        _record_key,
+        _loaded_at
 
     from source
 

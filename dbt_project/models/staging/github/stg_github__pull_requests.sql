@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('github', 'github__pull_requests') }}
+    {{ changed_raw_records(source('github', 'github__pull_requests')) }}
 
 ),
 
@@ -25,7 +25,9 @@ renamed as (
         {{ json_timestamp_utc('payload', 'merged_at') }}        as merged_at,
         {{ json_text('payload', 'merged_at') }} is not null     as is_merged,
         extracted_at,
-        run_id                                                  as extraction_run_id
+        run_id                                                  as extraction_run_id,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -3,7 +3,7 @@ with
 
 source as (
 
-    select * from {{ source('github', 'github__releases') }}
+    {{ changed_raw_records(source('github', 'github__releases')) }}
 
 ),
 
@@ -18,7 +18,9 @@ renamed as (
         coalesce(cast({{ json_text('payload', 'draft') }} as boolean), false)      as is_draft,
         coalesce(cast({{ json_text('payload', 'prerelease') }} as boolean), false) as is_prerelease,
         {{ json_timestamp_utc('payload', 'created_at') }}               as created_at,
-        {{ json_timestamp_utc('payload', 'published_at') }}             as published_at
+        {{ json_timestamp_utc('payload', 'published_at') }}             as published_at,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('github', 'github__repositories') }}
+    {{ changed_raw_records(source('github', 'github__repositories')) }}
 
 ),
 
@@ -13,7 +13,9 @@ renamed as (
         {{ json_text('payload', 'full_name') }}                     as repository,
         {{ json_text('payload', 'default_branch') }}                as default_branch,
         cast({{ json_text('payload', 'archived') }} as boolean)     as is_archived,
-        {{ json_timestamp_utc('payload', 'created_at') }}           as created_at
+        {{ json_timestamp_utc('payload', 'created_at') }}           as created_at,
+        _record_key,
+        _loaded_at
 
     from source
 

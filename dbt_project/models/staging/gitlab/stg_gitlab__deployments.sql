@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('gitlab', 'gitlab__deployments') }}
+    {{ changed_raw_records(source('gitlab', 'gitlab__deployments')) }}
 
 ),
 
@@ -21,7 +21,9 @@ renamed as (
         cast({{ json_text('payload', 'deployable.pipeline.id') }} as bigint) as pipeline_id,
         {{ json_timestamp_utc('payload', 'created_at') }}               as created_at,
         {{ json_timestamp_utc('payload', 'finished_at') }}              as finished_at,
-        {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at
+        {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('gitlab', 'gitlab__merge_requests') }}
+    {{ changed_raw_records(source('gitlab', 'gitlab__merge_requests')) }}
 
 ),
 
@@ -24,7 +24,9 @@ renamed as (
         {{ json_timestamp_utc('payload', 'created_at') }}               as created_at,
         {{ json_timestamp_utc('payload', 'merged_at') }}                as merged_at,
         {{ json_timestamp_utc('payload', 'closed_at') }}                as closed_at,
-        {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at
+        {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('gitlab', 'gitlab__milestones') }}
+    {{ changed_raw_records(source('gitlab', 'gitlab__milestones')) }}
 
 ),
 
@@ -17,7 +17,9 @@ renamed as (
         cast({{ json_text('payload', 'start_date') }} as date)          as start_date,
         cast({{ json_text('payload', 'due_date') }} as date)            as due_date,
         {{ json_timestamp_utc('payload', 'created_at') }}               as created_at,
-        {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at
+        {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('gitlab', 'gitlab__pipeline_details') }}
+    {{ changed_raw_records(source('gitlab', 'gitlab__pipeline_details')) }}
 
 ),
 
@@ -21,7 +21,9 @@ renamed as (
         cast({{ json_text('payload', 'coverage') }} as double precision)          as coverage_percent,
         cast({{ json_text('payload', 'tag') }} as boolean)              as is_tag,
         {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at,
-        extracted_at
+        extracted_at,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('gitlab', 'gitlab__pipeline_jobs') }}
+    {{ changed_raw_records(source('gitlab', 'gitlab__pipeline_jobs')) }}
 
 ),
 
@@ -23,7 +23,9 @@ renamed as (
         {{ json_timestamp_utc('payload', 'started_at') }}               as started_at,
         {{ json_timestamp_utc('payload', 'finished_at') }}              as finished_at,
         cast({{ json_text('payload', 'duration') }} as double precision)          as duration_seconds,
-        cast({{ json_text('payload', 'queued_duration') }} as double precision)   as queued_duration_seconds
+        cast({{ json_text('payload', 'queued_duration') }} as double precision)   as queued_duration_seconds,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('gitlab', 'gitlab__pipelines') }}
+    {{ changed_raw_records(source('gitlab', 'gitlab__pipelines')) }}
 
 ),
 
@@ -20,7 +20,9 @@ renamed as (
         {{ json_text('payload', 'name') }}                              as pipeline_name,
         {{ json_timestamp_utc('payload', 'created_at') }}               as created_at,
         {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at,
-        extracted_at
+        extracted_at,
+        _record_key,
+        _loaded_at
 
     from source
 

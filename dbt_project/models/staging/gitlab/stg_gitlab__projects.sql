@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('gitlab', 'gitlab__projects') }}
+    {{ changed_raw_records(source('gitlab', 'gitlab__projects')) }}
 
 ),
 
@@ -15,7 +15,9 @@ renamed as (
         {{ json_text('payload', 'default_branch') }}                    as default_branch,
         cast({{ json_text('payload', 'archived') }} as boolean)         as is_archived,
         {{ json_text('payload', 'visibility') }}                        as visibility,
-        {{ json_timestamp_utc('payload', 'created_at') }}               as created_at
+        {{ json_timestamp_utc('payload', 'created_at') }}               as created_at,
+        _record_key,
+        _loaded_at
 
     from source
 

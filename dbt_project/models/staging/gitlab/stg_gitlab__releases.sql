@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('gitlab', 'gitlab__releases') }}
+    {{ changed_raw_records(source('gitlab', 'gitlab__releases')) }}
 
 ),
 
@@ -16,7 +16,9 @@ renamed as (
         {{ json_text('payload', 'commit_sha') }}                        as commit_sha,
         cast({{ json_text('payload', 'upcoming_release') }} as boolean) as is_upcoming,
         {{ json_timestamp_utc('payload', 'created_at') }}               as created_at,
-        {{ json_timestamp_utc('payload', 'released_at') }}              as released_at
+        {{ json_timestamp_utc('payload', 'released_at') }}              as released_at,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -3,7 +3,7 @@ with
 
 source as (
 
-    select * from {{ source('jenkins', 'jenkins__build_reports') }}
+    {{ changed_raw_records(source('jenkins', 'jenkins__build_reports')) }}
 
 ),
 
@@ -17,7 +17,9 @@ renamed as (
         {{ json_text('payload', 'report_kind') }} = 'rejected'              as is_rejected,
         {{ json_text('payload', 'error') }}                                 as error,
         cast({{ json_text('payload', 'lines_covered') }} as bigint)         as lines_covered,
-        cast({{ json_text('payload', 'lines_valid') }} as bigint)           as lines_valid
+        cast({{ json_text('payload', 'lines_valid') }} as bigint)           as lines_valid,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('jenkins', 'jenkins__builds') }}
+    {{ changed_raw_records(source('jenkins', 'jenkins__builds')) }}
 
 ),
 
@@ -36,7 +36,9 @@ renamed as (
             else {{ json_text('payload', 'branch') }}
         end                                                                 as branch,
         cast({{ json_text('payload', 'duration_ms') }} as bigint)           as duration_ms,
-        source.extracted_at
+        source.extracted_at,
+        source._record_key,
+        source._loaded_at
 
     from source
     left join job_repositories

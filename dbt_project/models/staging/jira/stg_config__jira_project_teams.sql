@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 {#- Jira project to team mapping (teams[].jira_projects in config/pipeline.yaml), written
     by the pipeline on every run. -#}
 with

@@ -2,12 +2,12 @@
     (raw `_deleted_at` set) are left out here, so no model downstream can count them.
     The project is the issue's *current* one (a moved issue is re-read under its new key).
     Timestamps are UTC. -#}
+{{ config(post_hook="{{ drop_deleted_raw_records(source('jira', 'jira__issues')) }}") }}
 with
 
 source as (
 
-    select * from {{ source('jira', 'jira__issues') }}
-    where _deleted_at is null
+    {{ changed_raw_records(source('jira', 'jira__issues'), tracks_deletions=true) }}
 
 ),
 
@@ -26,7 +26,9 @@ renamed as (
         {{ json_text('payload', 'environment') }}                           as environment,
         {{ json_timestamp_utc('payload', 'fields.created') }}               as created_at,
         {{ json_timestamp_utc('payload', 'fields.updated') }}               as updated_at,
-        {{ json_timestamp_utc('payload', 'fields.resolutiondate') }}        as resolution_date
+        {{ json_timestamp_utc('payload', 'fields.resolutiondate') }}        as resolution_date,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -6,7 +6,7 @@ with
 
 source as (
 
-    select * from {{ source('jira', 'jira__project_versions') }}
+    {{ changed_raw_records(source('jira', 'jira__project_versions')) }}
 
 ),
 
@@ -21,7 +21,9 @@ renamed as (
         cast({{ json_text('payload', 'releaseDate') }} as date)             as planned_release_date,
         {{ jira_released_on(json_text('payload', 'description')) }}         as released_on,
         coalesce(cast({{ json_text('payload', 'released') }} as boolean), false) as is_released,
-        coalesce(cast({{ json_text('payload', 'archived') }} as boolean), false) as is_archived
+        coalesce(cast({{ json_text('payload', 'archived') }} as boolean), false) as is_archived,
+        _record_key,
+        _loaded_at
 
     from source
 

@@ -1,0 +1,106 @@
+{#- Incremental staging: a staging table parses each raw record's JSON once, when the loader
+    merged a new version of it, instead of every build re-parsing the whole raw layer.
+
+    Which records are new is decided by load order, not by any clock in the data: every
+    batch the loader merges is logged in raw._load_log (run, stream, scope, loaded_at), and
+    a raw row carries the run and scope of the batch that last wrote it. A staged row keeps
+    its batch's `_loaded_at`; the next build reads the raw rows whose batch was loaded after
+    the newest `_loaded_at` already staged. Loads and builds never overlap (DuckDB lets one
+    process hold the file for writing), so a batch committed after a build always carries a
+    later loaded_at than anything that build staged -- no look-back window is needed, and
+    a night minutes after the last one re-reads nothing it already has.
+
+    Staging models over raw use `changed_raw_records`, models over another staging model
+    `changed_staged_records`; both return every row on a full refresh. The key is the raw
+    record's (`_record_key`). A model that makes several rows of one record (a commit's
+    parents, an issue's status changes) also takes `delete_restaged_records` as pre-hook:
+    delete+insert alone would keep the old rows of a record whose new version makes none. -#}
+
+{#- The newest `_loaded_at` in this model's table, as a SQL literal (read when the model runs,
+    so the filter reaches the raw table's scan), or none on a full build. -#}
+{% macro staged_bookmark() -%}
+    {%- if is_incremental() and execute -%}
+        {%- set newest = run_query("select cast(max(_loaded_at) as varchar) from " ~ this).columns[0][0] -%}
+        {%- if newest -%}
+            {{ return("cast('" ~ newest ~ "' as timestamp)") }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{#- The raw rows to (re)stage: all of them on a full build; on an incremental one those
+    written by a batch loaded since the last build. A raw table with deletion tracking
+    (`_deleted_at`, set by a key listing) leaves deleted records out, and also re-reads
+    any live record the table lacks: one listed again after a deletion is undeleted in
+    place, without a new batch (drop_deleted_raw_records removes the deleted ones). -#}
+{% macro changed_raw_records(source_relation, tracks_deletions=false) -%}
+    {%- set load_log = adapter.get_relation(database=source_relation.database, schema=source_relation.schema, identifier='_load_log') -%}
+    {%- set bookmark = staged_bookmark() -%}
+    {%- if load_log is not none %}
+    {%- set loaded_at = "coalesce(loads.loaded_at, raw_records.extracted_at) at time zone 'UTC'" %}
+    {%- else %}
+    {#- A raw layer written without the loader (hand-made fixtures): extraction time only. #}
+    {%- set loaded_at = "raw_records.extracted_at at time zone 'UTC'" %}
+    {%- endif %}
+    select
+        raw_records.*,
+        raw_records.record_key                                          as _record_key,
+        {{ loaded_at }}                                                 as _loaded_at
+    from {{ source_relation }} as raw_records
+    {%- if load_log is not none %}
+    left join (
+        select run_id, scope, max(loaded_at) as loaded_at
+        from {{ load_log }}
+        where stream = '{{ source_relation.identifier }}'
+        group by run_id, scope
+    ) as loads
+        on loads.run_id = raw_records.run_id
+        and loads.scope = raw_records.scope
+    {%- endif %}
+    where {% if tracks_deletions %}raw_records._deleted_at is null{% else %}true{% endif %}
+    {%- if bookmark is not none %}
+        and (
+            {{ loaded_at }} > {{ bookmark }}
+            {%- if tracks_deletions %}
+            or not exists (select 1 from {{ this }} as staged where staged._record_key = raw_records.record_key)
+            {%- endif %}
+        )
+    {%- endif %}
+{%- endmacro %}
+
+{#- The rows of another staging model to (re)stage: those staged since this model's last build. -#}
+{% macro changed_staged_records(relation) -%}
+    {%- set bookmark = staged_bookmark() -%}
+    select * from {{ relation }}
+    {%- if bookmark is not none %}
+    where _loaded_at > {{ bookmark }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- Pre-hook of a staging model that makes several rows of one record: on an incremental
+    build, drop every row of the records about to be restaged. `relation` is the model's
+    raw source or, with staged=true, the staging model it reads. -#}
+{% macro delete_restaged_records(relation, staged=false) -%}
+    {%- set bookmark = staged_bookmark() -%}
+    {%- if bookmark is not none -%}
+    delete from {{ this }}
+    where _record_key in (
+        {%- if staged %}
+        select _record_key from {{ relation }} where _loaded_at > {{ bookmark }}
+        {%- else %}
+        select changed._record_key from ({{ changed_raw_records(relation) }}) as changed
+        {%- endif %}
+    )
+    {%- else -%}
+    select 1  {#- nothing to drop on a full build -#}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook of a staging model over a raw table with deletion tracking: drop the rows of
+    records a key listing found deleted upstream since they were staged. -#}
+{% macro drop_deleted_raw_records(source_relation) -%}
+    delete from {{ this }}
+    where _record_key in (
+        select record_key from {{ source_relation }} where _deleted_at is not null
+    )
+{%- endmacro %}
