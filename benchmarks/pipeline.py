@@ -305,6 +305,7 @@ def phase_load(work: Path, night: str) -> dict[str, Any]:
 
 
 def phase_dbt(work: Path, night: str, as_of: str, full_refresh: bool) -> dict[str, Any]:
+    from kpi.dbt_runner import dbt_target_dir
     from kpi.pipeline import build_marts
 
     config = _config(work)
@@ -313,7 +314,7 @@ def phase_dbt(work: Path, night: str, as_of: str, full_refresh: bool) -> dict[st
     seconds = time.perf_counter() - started
     return {"seconds": round(seconds, 1), **outcome, "as_of": as_of,
             "peak_rss_mb_dbt": _peak_rss_mb(resource.RUSAGE_CHILDREN),
-            "profile": dbt_profile(config.data_dir / "dbt" / "target" / "run_results.json")}
+            "profile": dbt_profile(dbt_target_dir(config) / "run_results.json")}
 
 
 def dbt_profile(run_results: Path, slowest: int = 12) -> dict[str, Any]:

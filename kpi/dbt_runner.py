@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +40,11 @@ class DbtError(RuntimeError):
     pass
 
 
+def dbt_target_dir(config: PipelineConfig) -> Path:
+    """dbt's target folder (manifest, run results, partial-parse state) for this data directory."""
+    return config.data_dir / "dbt" / "target"
+
+
 def dbt_vars(config: PipelineConfig) -> dict:
     return {
         "production_environments": list(config.deployments.production_environments),
@@ -55,7 +61,7 @@ def run_dbt(config: PipelineConfig, command: str = "build", extra_args: list[str
         **os.environ,
         **(extra_env or {}),
         "KPI_WAREHOUSE_PATH": str(config.working_warehouse),
-        "DBT_TARGET_PATH": str(config.data_dir / "dbt" / "target"),
+        "DBT_TARGET_PATH": str(dbt_target_dir(config)),
         "DBT_LOG_PATH": str(config.data_dir / "dbt" / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_USE_COLORS": "false",
@@ -88,6 +94,23 @@ def run_dbt(config: PipelineConfig, command: str = "build", extra_args: list[str
 DBT_CODE = ("dbt_project.yml", "models", "macros", "tests")
 BUILDS_TABLE = "ops.dbt_builds"
 FULL_BUILD_TESTS_TAG = "staging_contract"  # dbt_project.yml: the staging views' tests
+
+# The generic tests on marts that the mart audit re-checks before every publish (expectations/
+# suites.py contract_expectations: not_null, unique, accepted_values, unique_combination_of_
+# columns; tests/test_dbt_runner.py checks that each one has its expectation). An incremental
+# night runs each check once, there, instead of also as about 85 dbt test nodes, each paying
+# dbt's fixed cost per node. Relationship and singular tests, which the audit does not
+# repeat, still run every night; a full build runs them all.
+MART_TESTS_THE_AUDIT_REPEATS = tuple(
+    f"test_name:{name},path:models/marts"
+    for name in ("not_null", "unique", "accepted_values", "unique_combination_of_columns"))
+
+# SQL that makes a model's rows depend on when it is built: the as_of moment, the database's
+# clock, or dbt's (`run_started_at` in Jinja; GitHub's workflow runs have a column of that name).
+_CLOCK = re.compile(r"\b(as_of|current_date|current_timestamp|localtimestamp|now\s*\()"
+                    r"|\{[{%][^}]*(?<![\w.'\"])run_started_at\b(?!['\"])", re.IGNORECASE)
+# Sources whose tables are the configuration reference tables, covered by the fingerprint.
+CONFIGURATION_SOURCES = ("config", "okrs")
 
 
 def build_fingerprint(config: PipelineConfig, warehouse: Path | None = None) -> str:
@@ -139,22 +162,104 @@ def record_build(warehouse: Path, fingerprint: str, full_refresh: bool, started_
                            [fingerprint, full_refresh, started_at, datetime.now(timezone.utc)])
 
 
+def unchanged_raw_tables(warehouse: Path) -> set[str]:
+    """Raw tables no load changed since the last successful build started: every batch merged
+    since then (raw._load_log, one row per stream, scope and run) inserted and updated nothing.
+    A table whose rows a key listing can mark deleted (`_deleted_at`) never counts as
+    unchanged: a marking changes rows without a merge. Empty when there is no build or load
+    log to judge by."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        tables = {(schema, table) for schema, table in connection.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('raw', 'ops')").fetchall()}
+        if ("raw", "_load_log") not in tables or ("ops", "dbt_builds") not in tables:
+            return set()
+        row = connection.execute(f"select started_at from {BUILDS_TABLE} order by finished_at desc limit 1").fetchone()
+        if row is None:
+            return set()
+        changed = {stream for (stream,) in connection.execute(
+            "select distinct stream from raw._load_log where loaded_at >= ? and inserted + updated > 0", [row[0]]
+        ).fetchall()}
+        deletion_tracked = {table for (table,) in connection.execute(
+            "select table_name from information_schema.columns where table_schema = 'raw' and column_name = '_deleted_at'"
+        ).fetchall()}
+    return {table for schema, table in tables
+            if schema == "raw" and not table.startswith("_") and table not in changed | deletion_tracked}
+
+
+def models_with_unchanged_inputs(manifest: dict, unchanged_tables: set[str]) -> list[str]:
+    """Models tonight's build would leave as they are: every source upstream is unchanged (a
+    configuration reference table, which the fingerprint covers, or a raw table in
+    `unchanged_tables`), and no SQL on the way (model or macro) reads the clock or `as_of`.
+    A table model would be rebuilt with the same rows and an incremental one would find
+    nothing new (okr_history, which snapshots the as-of week, reads `as_of`)."""
+    nodes, macros, sources = manifest["nodes"], manifest["macros"], manifest["sources"]
+    macro_reads_clock: dict[str, bool] = {}
+
+    def reads_clock(macro_id: str) -> bool:
+        if macro_id not in macro_reads_clock:
+            macro_reads_clock[macro_id] = False  # a recursive macro: decided by its other calls
+            macro = macros.get(macro_id)
+            macro_reads_clock[macro_id] = macro is not None and (
+                bool(_CLOCK.search(macro["macro_sql"]))
+                or any(reads_clock(called) for called in macro["depends_on"]["macros"]))
+        return macro_reads_clock[macro_id]
+
+    changes_tonight: dict[str, bool] = {}
+
+    def changes(node_id: str) -> bool:
+        if node_id not in changes_tonight:
+            if node_id in sources:
+                source = sources[node_id]
+                changes_tonight[node_id] = not (source["source_name"] in CONFIGURATION_SOURCES
+                                                or source["identifier"] in unchanged_tables)
+            else:
+                node = nodes[node_id]
+                changes_tonight[node_id] = (
+                    bool(_CLOCK.search(node.get("raw_code") or ""))
+                    or any(reads_clock(macro) for macro in node["depends_on"]["macros"])
+                    or any(changes(parent) for parent in node["depends_on"]["nodes"]))
+        return changes_tonight[node_id]
+
+    return sorted(node["name"] for node_id, node in nodes.items()
+                  if node["resource_type"] == "model" and not changes(node_id))
+
+
+def incremental_exclusions(config: PipelineConfig) -> list[str]:
+    """Selection arguments of an incremental night: leave out unit tests and the staging
+    contract tests (see build), the mart tests the audit repeats, and the models whose
+    inputs did not change (from the manifest of the last build, which the unchanged
+    fingerprint says is this code's; none left out when there is no manifest)."""
+    exclusions = [f"tag:{FULL_BUILD_TESTS_TAG}", *MART_TESTS_THE_AUDIT_REPEATS]
+    manifest_path = dbt_target_dir(config) / "manifest.json"
+    if manifest_path.is_file():
+        exclusions += models_with_unchanged_inputs(json.loads(manifest_path.read_text()),
+                                                   unchanged_raw_tables(config.working_warehouse))
+    # cautious: leaving a model out leaves out only the tests all of whose models are left out,
+    # so a relationship test from a rebuilt mart to dim_kpis or stg_config__teams still runs.
+    return ["--exclude-resource-type", "unit_test", "--indirect-selection", "cautious", "--exclude", *exclusions]
+
+
 def build(config: PipelineConfig, full_refresh: bool = False, extra_env: dict[str, str] | None = None) -> dict:
     """`dbt build` of the marts, incremental unless something they were built from changed.
 
     A night whose code, configuration and reference tables are those of the last successful
-    build runs the incremental models on what changed, with every mart's data tests; dbt's
-    unit tests (which test the SQL, not the data) and the staging views' tests (which
-    re-check what each batch's audit checked before the merge, scanning all raw JSON) run
-    with the full refresh that a code change triggers, and in CI. Anything else (first build, changed fingerprint, `full_refresh`)
-    rebuilds every model from the raw layer, unit tests included."""
+    build runs the incremental models on what changed and every model whose rows can have
+    changed, with the data tests the mart audit does not repeat (incremental_exclusions).
+    dbt's unit tests (which test the SQL, not the data), the staging tests (which re-check
+    what each batch's audit checked before the merge) and the audited mart tests run with
+    the full refresh that a code change triggers, and in CI. Anything else (first build,
+    changed fingerprint, `full_refresh`) rebuilds every model from the raw layer, all tests
+    included."""
     started_at = datetime.now(timezone.utc)
     fingerprint = build_fingerprint(config)
     previous = last_build_fingerprint(config.working_warehouse)
     full = full_refresh or previous != fingerprint
     reason = ("requested" if full_refresh else "first build" if previous is None
               else "code, configuration or reference tables changed" if full else "unchanged")
-    args = ["--full-refresh"] if full else ["--exclude-resource-type", "unit_test", "--exclude", f"tag:{FULL_BUILD_TESTS_TAG}"]
+    args = ["--full-refresh"] if full else incremental_exclusions(config)
     log.info("dbt build (%s: %s)", "full refresh" if full else "incremental", reason)
     output = run_dbt(config, "build", extra_args=args, extra_env=extra_env)
     record_build(config.working_warehouse, fingerprint, full, started_at)

@@ -84,6 +84,30 @@ def test_the_first_night_is_a_full_build_and_the_next_nights_are_incremental(nig
     assert nights["full_outcome"] == {"full_refresh": True, "reason": "requested"}
 
 
+def test_the_incremental_night_left_out_models_whose_inputs_did_not_change(nights):
+    """Night 2 (kpi.dbt_runner.incremental_exclusions): the configuration-only models and the
+    staging models of streams the night's loads did not change were not rebuilt, every
+    mart was, and the mart tests the audit repeats were left to it. (The marts still equal
+    a full refresh: the next test.)"""
+    import json
+
+    from kpi.dbt_runner import dbt_target_dir
+
+    results = json.loads((dbt_target_dir(nights["nightly"]) / "run_results.json").read_text())
+    built = {result["unique_id"].split(".")[-1] for result in results["results"]
+             if result["unique_id"].startswith("model.")}
+    tests = {result["unique_id"].split(".")[2] for result in results["results"] if result["unique_id"].startswith("test.")}
+    with duckdb.connect(str(nights["nightly"].working_warehouse), read_only=True) as connection:
+        unchanged = {row[0] for row in connection.execute(
+            "select stream from raw._load_log where run_id = 'night_2' group by stream "
+            "having sum(inserted + updated) = 0").fetchall()}
+    assert {"stg_config__teams", "dim_kpis"}.isdisjoint(built)
+    assert unchanged, "night 2 changed every stream: nothing here exercises leaving staging out"
+    assert {f"stg_{stream}" for stream in unchanged if not stream.startswith("jira__issue")}.isdisjoint(built)
+    assert {"stg_github__pull_requests", "fct_pull_requests", "kpi_daily", "kpi_period", "kpi_scorecard"} <= built
+    assert tests and all(test.startswith("relationships_") for test in tests), sorted(tests)
+
+
 def test_nightly_increments_and_a_full_refresh_give_identical_marts(nights):
     with duckdb.connect() as connection:
         connection.execute("attach ? as nightly (read_only)", [str(nights["nightly"].working_warehouse)])

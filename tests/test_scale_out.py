@@ -38,7 +38,7 @@ BACKFILL_DATES = ("2026-11-24", "2026-11-25")  # logical dates after the trigger
 
 # When this warehouse extracted a row's records: it differs between two independent runs of
 # the same night by construction (the incremental models' bookmark), so it is not compared.
-EXTRACTION_LINEAGE_COLUMNS = ("source_extracted_at",)
+EXTRACTION_LINEAGE_COLUMNS = ("source_loaded_at",)
 
 
 def mart_tables(published: Path) -> dict[str, list[tuple]]:

@@ -16,11 +16,11 @@
     parents, an issue's status changes) also takes `delete_restaged_records` as pre-hook:
     delete+insert alone would keep the old rows of a record whose new version makes none. -#}
 
-{#- The newest `_loaded_at` in this model's table, as a SQL literal (read when the model runs,
-    so the filter reaches the raw table's scan), or none on a full build. -#}
-{% macro staged_bookmark() -%}
+{#- The newest `_loaded_at` (or `column`) in this model's table, as a SQL literal (read when
+    the model runs, so the filter reaches the raw table's scan), or none on a full build. -#}
+{% macro staged_bookmark(column='_loaded_at') -%}
     {%- if is_incremental() and execute -%}
-        {%- set newest = run_query("select cast(max(_loaded_at) as varchar) from " ~ this).columns[0][0] -%}
+        {%- set newest = run_query("select cast(max(" ~ column ~ ") as varchar) from " ~ this).columns[0][0] -%}
         {%- if newest -%}
             {{ return("cast('" ~ newest ~ "' as timestamp)") }}
         {%- endif -%}

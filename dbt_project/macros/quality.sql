@@ -29,9 +29,11 @@
 {#- The moment the warehouse's "now" stands for, as a UTC timestamp without time zone:
     the `as_of` var, else the KPI_AS_OF environment variable (ISO 8601 with offset, e.g.
     2026-11-23T00:00:00+00:00; tests pin the simulator's anchor with it), else the time of
-    the build (the pipeline builds right after extracting). -#}
+    the build (the pipeline builds right after extracting). The variable is read only when
+    SQL runs (`execute`): read while parsing, dbt would note it and re-parse every model
+    using it each night, since each night has its own as-of moment. -#}
 {% macro as_of_timestamp() -%}
-    {%- set as_of = var('as_of', env_var('KPI_AS_OF', '')) -%}
+    {%- set as_of = var('as_of', env_var('KPI_AS_OF', '') if execute else '') -%}
     {%- if as_of -%}
         (cast('{{ as_of | replace("'", "''") }}' as timestamptz) at time zone 'UTC')
     {%- else -%}

@@ -3,11 +3,12 @@
     success / failure / cancelled / skipped / running (the mapping is in the model's YAML);
     the duration is wall-clock, start to finish, the same definition for all three.
 
-    Incremental: a run's row depends only on its own raw records (plus the repository's
-    default branch and team, which change only with configuration; kpi/pipeline.py rebuilds
-    the incremental models in full when those change). A night re-reads the raw records
-    extracted since the last build, less `incremental_lookback_hours` so a batch landed
-    out of order is still picked up; delete+insert on the key makes re-reading harmless. -#}
+    Incremental, by load order like the staging tables it reads (macros/incremental.sql):
+    a run's row depends only on its own staged records (plus the repository's default
+    branch and team, which change only with configuration; kpi/dbt_runner.py rebuilds the
+    incremental models in full when those change). A night rebuilds the runs whose staged
+    records were loaded after the newest `source_loaded_at` this table holds; delete+insert
+    on the key makes re-reading harmless. -#}
 {{ config(
     materialized='incremental',
     unique_key='ci_run_key',
@@ -17,13 +18,10 @@
 
 with
 
-{#- The bookmark as a literal (read when the model runs), so the filter reaches each raw
-    table's scan and unchanged records are never parsed. -#}
-{%- set changed_since = '' -%}
-{%- if is_incremental() and execute -%}
-    {%- set since = run_query("select cast(max(source_extracted_at) - interval '" ~ var("incremental_lookback_hours", 48) ~ " hours' as varchar) from " ~ this).columns[0][0] -%}
-    {%- set changed_since = "> cast('" ~ since ~ "+00:00' as timestamptz)" if since else "is not null" -%}
-{%- endif %}
+{#- The bookmark as a literal (read when the model runs), so the filter reaches each
+    staging table's scan. -#}
+{%- set bookmark = staged_bookmark('source_loaded_at') -%}
+{%- set changed_since = '> ' ~ bookmark if bookmark is not none else 'is not null' %}
 
 repository_teams as (
 
@@ -64,13 +62,13 @@ github_runs as (
             else 'skipped'
         end                                                             as result,
         github_repositories.default_branch,
-        (runs.extracted_at at time zone 'UTC')                          as source_extracted_at
+        runs._loaded_at                                                 as source_loaded_at
 
     from {{ ref('stg_github__workflow_runs') }} as runs
     left join github_repositories
         on github_repositories.repository = runs.repository
     {% if is_incremental() %}
-    where runs.extracted_at {{ changed_since }}
+    where runs._loaded_at {{ changed_since }}
     {% endif %}
 
 ),
@@ -96,7 +94,7 @@ jenkins_builds as (
             else 'skipped'
         end                                                             as result,
         coalesce(github_repositories.default_branch, gitlab_projects.default_branch) as default_branch,
-        (builds.extracted_at at time zone 'UTC')                        as source_extracted_at
+        builds._loaded_at                                               as source_loaded_at
 
     from {{ ref('stg_jenkins__builds') }} as builds
     left join github_repositories
@@ -104,7 +102,7 @@ jenkins_builds as (
     left join gitlab_projects
         on gitlab_projects.repository = builds.repository
     {% if is_incremental() %}
-    where builds.extracted_at {{ changed_since }}
+    where builds._loaded_at {{ changed_since }}
     {% endif %}
 
 ),
@@ -130,7 +128,7 @@ gitlab_pipelines as (
             else 'running'
         end                                                             as result,
         gitlab_projects.default_branch,
-        (greatest(pipelines.extracted_at, coalesce(details.extracted_at, pipelines.extracted_at)) at time zone 'UTC') as source_extracted_at
+        greatest(pipelines._loaded_at, coalesce(details._loaded_at, pipelines._loaded_at)) as source_loaded_at
 
     from {{ ref('stg_gitlab__pipelines') }} as pipelines
     left join {{ ref('stg_gitlab__pipeline_details') }} as details
@@ -138,13 +136,13 @@ gitlab_pipelines as (
     left join gitlab_projects
         on gitlab_projects.repository = pipelines.repository
     {% if is_incremental() %}
-    where pipelines.extracted_at {{ changed_since }}
-        or details.extracted_at {{ changed_since }}
+    where pipelines._loaded_at {{ changed_since }}
+        or details._loaded_at {{ changed_since }}
     {% endif %}
 
 ),
 
-{#- On an incremental build, only the runs whose records were extracted since the last one. -#}
+{#- On an incremental build, only the runs whose records were staged since the last one. -#}
 changed_runs as (
 
     select * from github_runs
@@ -178,7 +176,7 @@ final as (
         changed_runs.result = 'success'                                 as is_success,
         changed_runs.result in ('success', 'failure')                   as is_verdict,
         {{ week_start('changed_runs.created_at') }}                     as week_start,
-        changed_runs.source_extracted_at
+        changed_runs.source_loaded_at
 
     from changed_runs
     left join repository_teams
