@@ -109,6 +109,11 @@ MART_TESTS_THE_AUDIT_REPEATS = tuple(
 # clock, or dbt's (`run_started_at` in Jinja; GitHub's workflow runs have a column of that name).
 _CLOCK = re.compile(r"\b(as_of|current_date|current_timestamp|localtimestamp|now\s*\()"
                     r"|\{[{%][^}]*(?<![\w.'\"])run_started_at\b(?!['\"])", re.IGNORECASE)
+_JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)  # dbt's date_spine documents itself with current_date
+
+
+def _reads_clock(sql: str) -> bool:
+    return bool(_CLOCK.search(_JINJA_COMMENT.sub("", sql)))
 # Sources whose tables are the configuration reference tables, covered by the fingerprint.
 CONFIGURATION_SOURCES = ("config", "okrs")
 
@@ -203,7 +208,7 @@ def models_with_unchanged_inputs(manifest: dict, unchanged_tables: set[str]) -> 
             macro_reads_clock[macro_id] = False  # a recursive macro: decided by its other calls
             macro = macros.get(macro_id)
             macro_reads_clock[macro_id] = macro is not None and (
-                bool(_CLOCK.search(macro["macro_sql"]))
+                _reads_clock(macro["macro_sql"])
                 or any(reads_clock(called) for called in macro["depends_on"]["macros"]))
         return macro_reads_clock[macro_id]
 
@@ -218,7 +223,7 @@ def models_with_unchanged_inputs(manifest: dict, unchanged_tables: set[str]) -> 
             else:
                 node = nodes[node_id]
                 changes_tonight[node_id] = (
-                    bool(_CLOCK.search(node.get("raw_code") or ""))
+                    _reads_clock(node.get("raw_code") or "")
                     or any(reads_clock(macro) for macro in node["depends_on"]["macros"])
                     or any(changes(parent) for parent in node["depends_on"]["nodes"]))
         return changes_tonight[node_id]

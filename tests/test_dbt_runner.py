@@ -88,6 +88,14 @@ def test_a_model_reading_the_database_clock_is_always_rebuilt():
     assert "time_spine" not in models_with_unchanged_inputs(_manifest(), {"github__pulls", "github__runs"})
 
 
+def test_the_clock_named_in_a_jinja_comment_is_not_read():
+    manifest = _manifest()
+    manifest["nodes"]["model.p.time_spine"]["raw_code"] = (
+        "{#- days until {{ dbt.dateadd('week', 1, 'current_date') }}, as date_spine's docs say -#}\n"
+        "select * from range(date '2020-01-01', date '2031-01-01', interval 1 day)")
+    assert "time_spine" in models_with_unchanged_inputs(manifest, set())
+
+
 def _warehouse(path: Path, last_build_started: datetime | None) -> Path:
     warehouse = path / "work.duckdb"
     with duckdb.connect(str(warehouse)) as connection:
