@@ -111,11 +111,12 @@ _CLOCK = re.compile(r"\b(as_of|current_date|current_timestamp|localtimestamp|now
                     r"|\{[{%][^}]*(?<![\w.'\"])run_started_at\b(?!['\"])", re.IGNORECASE)
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)  # dbt's date_spine documents itself with current_date
 
+# Sources whose tables are the configuration reference tables, covered by the fingerprint.
+CONFIGURATION_SOURCES = ("config", "okrs")
+
 
 def _reads_clock(sql: str) -> bool:
     return bool(_CLOCK.search(_JINJA_COMMENT.sub("", sql)))
-# Sources whose tables are the configuration reference tables, covered by the fingerprint.
-CONFIGURATION_SOURCES = ("config", "okrs")
 
 
 def build_fingerprint(config: PipelineConfig, warehouse: Path | None = None) -> str:
