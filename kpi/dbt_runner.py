@@ -99,8 +99,8 @@ FULL_BUILD_TESTS_TAG = "staging_contract"  # dbt_project.yml: the staging views'
 # suites.py contract_expectations: not_null, unique, accepted_values, unique_combination_of_
 # columns; tests/test_dbt_runner.py checks that each one has its expectation). An incremental
 # night runs each check once, there, instead of also as about 85 dbt test nodes, each paying
-# dbt's fixed cost per node. Relationship and singular tests, which the audit does not
-# repeat, still run every night; a full build runs them all.
+# dbt's fixed cost per node. Relationship tests, which the audit does not repeat, still
+# run every night; a full build runs them all.
 MART_TESTS_THE_AUDIT_REPEATS = tuple(
     f"test_name:{name},path:models/marts"
     for name in ("not_null", "unique", "accepted_values", "unique_combination_of_columns"))
