@@ -142,17 +142,22 @@ def build_fingerprint(config: PipelineConfig, warehouse: Path | None = None) -> 
     return digest.hexdigest()
 
 
+def _last_build(connection) -> tuple[str, datetime] | None:
+    """(fingerprint, started_at) of the last successful build recorded in this warehouse."""
+    exists = connection.execute(
+        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'dbt_builds'"
+    ).fetchone()[0]
+    if not exists:
+        return None
+    return connection.execute(f"select fingerprint, started_at from {BUILDS_TABLE} order by finished_at desc limit 1").fetchone()
+
+
 def last_build_fingerprint(warehouse: Path) -> str | None:
     """The fingerprint of the last successful build of this warehouse (None: never built here)."""
     import duckdb
 
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        exists = connection.execute(
-            "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'dbt_builds'"
-        ).fetchone()[0]
-        if not exists:
-            return None
-        row = connection.execute(f"select fingerprint from {BUILDS_TABLE} order by finished_at desc limit 1").fetchone()
+        row = _last_build(connection)
     return row[0] if row else None
 
 
@@ -177,22 +182,18 @@ def unchanged_raw_tables(warehouse: Path) -> set[str]:
     import duckdb
 
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        tables = {(schema, table) for schema, table in connection.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('raw', 'ops')").fetchall()}
-        if ("raw", "_load_log") not in tables or ("ops", "dbt_builds") not in tables:
-            return set()
-        row = connection.execute(f"select started_at from {BUILDS_TABLE} order by finished_at desc limit 1").fetchone()
-        if row is None:
+        tables = {table for (table,) in connection.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
+        last_build = _last_build(connection)
+        if "_load_log" not in tables or last_build is None:
             return set()
         changed = {stream for (stream,) in connection.execute(
-            "select distinct stream from raw._load_log where loaded_at >= ? and inserted + updated > 0", [row[0]]
+            "select distinct stream from raw._load_log where loaded_at >= ? and inserted + updated > 0", [last_build[1]]
         ).fetchall()}
         deletion_tracked = {table for (table,) in connection.execute(
             "select table_name from information_schema.columns where table_schema = 'raw' and column_name = '_deleted_at'"
         ).fetchall()}
-    return {table for schema, table in tables
-            if schema == "raw" and not table.startswith("_") and table not in changed | deletion_tracked}
+    return {table for table in tables if not table.startswith("_") and table not in changed | deletion_tracked}
 
 
 def models_with_unchanged_inputs(manifest: dict, unchanged_tables: set[str]) -> list[str]:

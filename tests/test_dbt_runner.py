@@ -14,7 +14,7 @@ import duckdb
 import pytest
 import yaml
 
-from expectations.suites import MARTS_MODELS_DIR, contract_expectations
+from expectations.suites import MARTS_MODELS_DIR, _test_name, contract_expectations
 from kpi.dbt_runner import (MART_TESTS_THE_AUDIT_REPEATS, incremental_exclusions, models_with_unchanged_inputs,
                             record_build, unchanged_raw_tables)
 
@@ -142,13 +142,12 @@ def test_without_a_manifest_an_incremental_night_leaves_out_no_model(tmp_path):
 
 
 def _generic_tests(model: dict):
-    """(column or None, test name, arguments, config) of every generic test of a mart model."""
+    """(column or None, test name, arguments, config) of every generic test of a mart model,
+    read as the mart audit reads them (expectations.suites._test_name)."""
     def parsed(test):
-        if isinstance(test, str):
-            return test, {}, {}
-        (name, options), = test.items()
-        options = options or {}
-        return name, options.get("arguments", {k: v for k, v in options.items() if k != "config"}), options.get("config", {})
+        name, arguments = _test_name(test)
+        config = {} if isinstance(test, str) else (test[name] or {}).get("config", {})
+        return name, arguments, config
 
     for test in model.get("data_tests", []):
         yield (None, *parsed(test))
