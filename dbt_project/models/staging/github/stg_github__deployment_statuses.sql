@@ -1,3 +1,4 @@
+{%- set payload = json_document('payload') -%}
 with
 
 source as (
@@ -9,19 +10,19 @@ source as (
 renamed as (
 
     select
-        cast({{ json_text('payload', 'id') }} as bigint)            as deployment_status_id,
-        cast({{ json_text('payload', 'deployment_id') }} as bigint) as deployment_id,
+        cast({{ json_field(payload, 'id') }} as bigint)             as deployment_status_id,
+        cast({{ json_field(payload, 'deployment_id') }} as bigint) as deployment_id,
         scope                                                       as repository,
-        {{ json_text('payload', 'state') }}                         as state,
-        {{ json_text('payload', 'environment') }}                   as environment,
-        {{ json_text('payload', 'description') }}                   as description,
-        {{ json_timestamp_utc('payload', 'created_at') }}           as created_at,
-        {{ json_timestamp_utc('payload', 'updated_at') }}           as updated_at,
+        {{ json_field(payload, 'state') }}                          as state,
+        {{ json_field(payload, 'environment') }}                    as environment,
+        {{ json_field(payload, 'description') }}                    as description,
+        {{ json_timestamp_field(payload, 'created_at') }}           as created_at,
+        {{ json_timestamp_field(payload, 'updated_at') }}           as updated_at,
         extracted_at,
         _record_key,
         _loaded_at
 
-    from source
+    from {{ json_parsed_from(payload, 'source') }}
 
 )
 

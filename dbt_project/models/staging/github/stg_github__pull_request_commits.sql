@@ -1,4 +1,5 @@
 {#- Commits of a pull request's branch (GitHub lists the first 250, oldest first). -#}
+{%- set payload = json_document('payload') -%}
 with
 
 source as (
@@ -10,14 +11,14 @@ source as (
 renamed as (
 
     select
-        cast({{ json_text('payload', 'pull_request_id') }} as bigint)   as pull_request_id,
+        cast({{ json_field(payload, 'pull_request_id') }} as bigint)    as pull_request_id,
         scope                                                           as repository,
-        {{ json_text('payload', 'sha') }}                               as commit_sha,
-        {{ json_timestamp_utc('payload', 'commit.committer.date') }}    as committed_at,
+        {{ json_field(payload, 'sha') }}                                as commit_sha,
+        {{ json_timestamp_field(payload, 'commit.committer.date') }}    as committed_at,
         _record_key,
         _loaded_at
 
-    from source
+    from {{ json_parsed_from(payload, 'source') }}
 
 )
 

@@ -1,4 +1,5 @@
 {#- Reviews of a pull request; a pending (unsubmitted) review has no submitted_at. -#}
+{%- set payload = json_document('payload') -%}
 with
 
 source as (
@@ -10,15 +11,15 @@ source as (
 renamed as (
 
     select
-        cast({{ json_text('payload', 'id') }} as bigint)                as review_id,
-        cast({{ json_text('payload', 'pull_request_id') }} as bigint)   as pull_request_id,
+        cast({{ json_field(payload, 'id') }} as bigint)                 as review_id,
+        cast({{ json_field(payload, 'pull_request_id') }} as bigint)    as pull_request_id,
         scope                                                           as repository,
-        {{ json_text('payload', 'state') }}                             as state,
-        {{ json_timestamp_utc('payload', 'submitted_at') }}             as submitted_at,
+        {{ json_field(payload, 'state') }}                              as state,
+        {{ json_timestamp_field(payload, 'submitted_at') }}             as submitted_at,
         _record_key,
         _loaded_at
 
-    from source
+    from {{ json_parsed_from(payload, 'source') }}
 
 )
 

@@ -1,3 +1,4 @@
+{%- set payload = json_document('payload') -%}
 with
 
 source as (
@@ -9,15 +10,15 @@ source as (
 renamed as (
 
     select
-        cast({{ json_text('payload', 'id') }} as bigint)            as repository_id,
-        {{ json_text('payload', 'full_name') }}                     as repository,
-        {{ json_text('payload', 'default_branch') }}                as default_branch,
-        cast({{ json_text('payload', 'archived') }} as boolean)     as is_archived,
-        {{ json_timestamp_utc('payload', 'created_at') }}           as created_at,
+        cast({{ json_field(payload, 'id') }} as bigint)             as repository_id,
+        {{ json_field(payload, 'full_name') }}                      as repository,
+        {{ json_field(payload, 'default_branch') }}                 as default_branch,
+        cast({{ json_field(payload, 'archived') }} as boolean)      as is_archived,
+        {{ json_timestamp_field(payload, 'created_at') }}           as created_at,
         _record_key,
         _loaded_at
 
-    from source
+    from {{ json_parsed_from(payload, 'source') }}
 
 )
 

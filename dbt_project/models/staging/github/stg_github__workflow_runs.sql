@@ -1,3 +1,4 @@
+{%- set payload = json_document('payload') -%}
 with
 
 source as (
@@ -9,27 +10,27 @@ source as (
 renamed as (
 
     select
-        cast({{ json_text('payload', 'id') }} as bigint)                as run_id,
+        cast({{ json_field(payload, 'id') }} as bigint)                 as run_id,
         scope                                                           as repository,
-        cast({{ json_text('payload', 'workflow_id') }} as bigint)       as workflow_id,
-        {{ json_text('payload', 'name') }}                              as workflow_name,
-        {{ json_text('payload', 'path') }}                              as workflow_path,
-        cast({{ json_text('payload', 'run_number') }} as integer)       as run_number,
-        cast({{ json_text('payload', 'run_attempt') }} as integer)      as run_attempt,
-        {{ json_text('payload', 'event') }}                             as event,
-        {{ json_text('payload', 'head_branch') }}                       as head_branch,
-        {{ json_text('payload', 'head_sha') }}                          as head_sha,
-        {{ json_text('payload', 'status') }}                            as status,
-        {{ json_text('payload', 'conclusion') }}                        as conclusion,
-        {{ json_timestamp_utc('payload', 'created_at') }}               as created_at,
-        {{ json_timestamp_utc('payload', 'run_started_at') }}           as run_started_at,
-        {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at,
+        cast({{ json_field(payload, 'workflow_id') }} as bigint)        as workflow_id,
+        {{ json_field(payload, 'name') }}                               as workflow_name,
+        {{ json_field(payload, 'path') }}                               as workflow_path,
+        cast({{ json_field(payload, 'run_number') }} as integer)        as run_number,
+        cast({{ json_field(payload, 'run_attempt') }} as integer)       as run_attempt,
+        {{ json_field(payload, 'event') }}                              as event,
+        {{ json_field(payload, 'head_branch') }}                        as head_branch,
+        {{ json_field(payload, 'head_sha') }}                           as head_sha,
+        {{ json_field(payload, 'status') }}                             as status,
+        {{ json_field(payload, 'conclusion') }}                         as conclusion,
+        {{ json_timestamp_field(payload, 'created_at') }}               as created_at,
+        {{ json_timestamp_field(payload, 'run_started_at') }}           as run_started_at,
+        {{ json_timestamp_field(payload, 'updated_at') }}               as updated_at,
         extracted_at,
         run_id                                                          as extraction_run_id,
         _record_key,
         _loaded_at
 
-    from source
+    from {{ json_parsed_from(payload, 'source') }}
 
 )
 

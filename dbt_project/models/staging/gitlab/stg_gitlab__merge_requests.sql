@@ -1,3 +1,4 @@
+{%- set payload = json_document('payload') -%}
 with
 
 source as (
@@ -9,26 +10,26 @@ source as (
 renamed as (
 
     select
-        cast({{ json_text('payload', 'id') }} as bigint)                as merge_request_id,
+        cast({{ json_field(payload, 'id') }} as bigint)                 as merge_request_id,
         scope                                                           as repository,
-        cast({{ json_text('payload', 'iid') }} as bigint)               as merge_request_iid,
-        {{ json_text('payload', 'title') }}                             as title,
-        {{ json_text('payload', 'state') }}                             as state,
-        cast({{ json_text('payload', 'draft') }} as boolean)            as is_draft,
-        {{ json_text('payload', 'source_branch') }}                     as source_branch,
-        {{ json_text('payload', 'target_branch') }}                     as target_branch,
-        {{ json_text('payload', 'sha') }}                               as head_sha,
-        {{ json_text('payload', 'merge_commit_sha') }}                  as merge_commit_sha,
-        {{ json_text('payload', 'squash_commit_sha') }}                 as squash_commit_sha,
-        cast({{ json_text('payload', 'milestone.id') }} as bigint)      as milestone_id,
-        {{ json_timestamp_utc('payload', 'created_at') }}               as created_at,
-        {{ json_timestamp_utc('payload', 'merged_at') }}                as merged_at,
-        {{ json_timestamp_utc('payload', 'closed_at') }}                as closed_at,
-        {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at,
+        cast({{ json_field(payload, 'iid') }} as bigint)                as merge_request_iid,
+        {{ json_field(payload, 'title') }}                              as title,
+        {{ json_field(payload, 'state') }}                              as state,
+        cast({{ json_field(payload, 'draft') }} as boolean)             as is_draft,
+        {{ json_field(payload, 'source_branch') }}                      as source_branch,
+        {{ json_field(payload, 'target_branch') }}                      as target_branch,
+        {{ json_field(payload, 'sha') }}                                as head_sha,
+        {{ json_field(payload, 'merge_commit_sha') }}                   as merge_commit_sha,
+        {{ json_field(payload, 'squash_commit_sha') }}                  as squash_commit_sha,
+        cast({{ json_field(payload, 'milestone.id') }} as bigint)       as milestone_id,
+        {{ json_timestamp_field(payload, 'created_at') }}               as created_at,
+        {{ json_timestamp_field(payload, 'merged_at') }}                as merged_at,
+        {{ json_timestamp_field(payload, 'closed_at') }}                as closed_at,
+        {{ json_timestamp_field(payload, 'updated_at') }}               as updated_at,
         _record_key,
         _loaded_at
 
-    from source
+    from {{ json_parsed_from(payload, 'source') }}
 
 )
 

@@ -1,5 +1,6 @@
 {#- What a single pipeline adds to its list entry. `duration` is GitLab's running time in
     seconds (queued time excluded); both are null until the pipeline has run. -#}
+{%- set payload = json_document('payload') -%}
 with
 
 source as (
@@ -11,21 +12,21 @@ source as (
 renamed as (
 
     select
-        cast({{ json_text('payload', 'id') }} as bigint)                as pipeline_id,
+        cast({{ json_field(payload, 'id') }} as bigint)                 as pipeline_id,
         scope                                                           as repository,
-        {{ json_text('payload', 'status') }}                            as status,
-        {{ json_timestamp_utc('payload', 'started_at') }}               as started_at,
-        {{ json_timestamp_utc('payload', 'finished_at') }}              as finished_at,
-        cast({{ json_text('payload', 'duration') }} as double precision)          as duration_seconds,
-        cast({{ json_text('payload', 'queued_duration') }} as double precision)   as queued_duration_seconds,
-        cast({{ json_text('payload', 'coverage') }} as double precision)          as coverage_percent,
-        cast({{ json_text('payload', 'tag') }} as boolean)              as is_tag,
-        {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at,
+        {{ json_field(payload, 'status') }}                             as status,
+        {{ json_timestamp_field(payload, 'started_at') }}               as started_at,
+        {{ json_timestamp_field(payload, 'finished_at') }}              as finished_at,
+        cast({{ json_field(payload, 'duration') }} as double precision)           as duration_seconds,
+        cast({{ json_field(payload, 'queued_duration') }} as double precision)    as queued_duration_seconds,
+        cast({{ json_field(payload, 'coverage') }} as double precision)           as coverage_percent,
+        cast({{ json_field(payload, 'tag') }} as boolean)               as is_tag,
+        {{ json_timestamp_field(payload, 'updated_at') }}               as updated_at,
         extracted_at,
         _record_key,
         _loaded_at
 
-    from source
+    from {{ json_parsed_from(payload, 'source') }}
 
 )
 

@@ -1,3 +1,4 @@
+{%- set payload = json_document('payload') -%}
 with
 
 source as (
@@ -9,25 +10,25 @@ source as (
 renamed as (
 
     select
-        cast({{ json_text('payload', 'id') }} as bigint)                as job_id,
+        cast({{ json_field(payload, 'id') }} as bigint)                 as job_id,
         scope                                                           as repository,
-        cast({{ json_text('payload', 'pipeline_id') }} as bigint)       as pipeline_id,
-        {{ json_text('payload', 'name') }}                              as job_name,
-        {{ json_text('payload', 'stage') }}                             as stage,
-        {{ json_text('payload', 'status') }}                            as status,
-        {{ json_text('payload', 'ref') }}                               as ref,
-        cast({{ json_text('payload', 'allow_failure') }} as boolean)    as is_failure_allowed,
-        {{ json_text('payload', 'failure_reason') }}                    as failure_reason,
-        cast({{ json_text('payload', 'coverage') }} as double precision)          as coverage_percent,
-        {{ json_timestamp_utc('payload', 'created_at') }}               as created_at,
-        {{ json_timestamp_utc('payload', 'started_at') }}               as started_at,
-        {{ json_timestamp_utc('payload', 'finished_at') }}              as finished_at,
-        cast({{ json_text('payload', 'duration') }} as double precision)          as duration_seconds,
-        cast({{ json_text('payload', 'queued_duration') }} as double precision)   as queued_duration_seconds,
+        cast({{ json_field(payload, 'pipeline_id') }} as bigint)        as pipeline_id,
+        {{ json_field(payload, 'name') }}                               as job_name,
+        {{ json_field(payload, 'stage') }}                              as stage,
+        {{ json_field(payload, 'status') }}                             as status,
+        {{ json_field(payload, 'ref') }}                                as ref,
+        cast({{ json_field(payload, 'allow_failure') }} as boolean)     as is_failure_allowed,
+        {{ json_field(payload, 'failure_reason') }}                     as failure_reason,
+        cast({{ json_field(payload, 'coverage') }} as double precision)           as coverage_percent,
+        {{ json_timestamp_field(payload, 'created_at') }}               as created_at,
+        {{ json_timestamp_field(payload, 'started_at') }}               as started_at,
+        {{ json_timestamp_field(payload, 'finished_at') }}              as finished_at,
+        cast({{ json_field(payload, 'duration') }} as double precision)           as duration_seconds,
+        cast({{ json_field(payload, 'queued_duration') }} as double precision)    as queued_duration_seconds,
         _record_key,
         _loaded_at
 
-    from source
+    from {{ json_parsed_from(payload, 'source') }}
 
 )
 

@@ -1,3 +1,4 @@
+{%- set payload = json_document('payload') -%}
 with
 
 source as (
@@ -9,22 +10,22 @@ source as (
 renamed as (
 
     select
-        cast({{ json_text('payload', 'id') }} as bigint)                as pipeline_id,
+        cast({{ json_field(payload, 'id') }} as bigint)                 as pipeline_id,
         scope                                                           as repository,
-        cast({{ json_text('payload', 'iid') }} as bigint)               as pipeline_iid,
-        cast({{ json_text('payload', 'project_id') }} as bigint)        as project_id,
-        {{ json_text('payload', 'sha') }}                               as commit_sha,
-        {{ json_text('payload', 'ref') }}                               as ref,
-        {{ json_text('payload', 'status') }}                            as status,
-        {{ json_text('payload', 'source') }}                            as trigger_source,
-        {{ json_text('payload', 'name') }}                              as pipeline_name,
-        {{ json_timestamp_utc('payload', 'created_at') }}               as created_at,
-        {{ json_timestamp_utc('payload', 'updated_at') }}               as updated_at,
+        cast({{ json_field(payload, 'iid') }} as bigint)                as pipeline_iid,
+        cast({{ json_field(payload, 'project_id') }} as bigint)         as project_id,
+        {{ json_field(payload, 'sha') }}                                as commit_sha,
+        {{ json_field(payload, 'ref') }}                                as ref,
+        {{ json_field(payload, 'status') }}                             as status,
+        {{ json_field(payload, 'source') }}                             as trigger_source,
+        {{ json_field(payload, 'name') }}                               as pipeline_name,
+        {{ json_timestamp_field(payload, 'created_at') }}               as created_at,
+        {{ json_timestamp_field(payload, 'updated_at') }}               as updated_at,
         extracted_at,
         _record_key,
         _loaded_at
 
-    from source
+    from {{ json_parsed_from(payload, 'source') }}
 
 )
 
