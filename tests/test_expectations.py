@@ -37,6 +37,16 @@ def test_clean_pull_request_batch_passes(tmp_path):
     assert result.rows == 2
 
 
+def test_an_empty_batch_passes_without_a_validation_and_a_bad_row_still_fails(tmp_path):
+    # A stream with nothing new tonight lands an empty batch: nothing to check, so no GX run
+    # (its fixed cost was the whole of a quiet night's audit); one bad row is still caught.
+    empty = audit_batch(write_batch(tmp_path / "empty.jsonl", []), "github__pull_requests", now=NOW)
+    assert (empty.success, empty.rows, empty.validation) == (True, 0, None)
+    bad = write_batch(tmp_path / "bad.jsonl", [pull_request(1, merged_at="2020-01-01T00:00:00Z")])
+    result = audit_batch(bad, "github__pull_requests", now=NOW)
+    assert not result.success and result.validation is not None
+
+
 def test_merged_before_created_fails_and_the_error_shows_the_row(tmp_path):
     batch = write_batch(tmp_path / "prs.jsonl", [pull_request(1), pull_request(7, merged_at="2026-11-01T00:00:00Z")])
     result = audit_batch(batch, "github__pull_requests", now=NOW)
