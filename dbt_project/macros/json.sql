@@ -15,7 +15,12 @@
 
 {#- An ISO-8601 timestamp with offset, as a UTC timestamp without time zone. -#}
 {% macro json_timestamp_utc(column, path) -%}
-    (cast({{ json_text(column, path) }} as timestamptz) at time zone 'UTC')
+    {{ utc_timestamp(json_text(column, path)) }}
+{%- endmacro %}
+
+{#- ISO-8601 text with offset -> UTC timestamp without time zone (both field readers). -#}
+{% macro utc_timestamp(text) -%}
+    (cast({{ text }} as timestamptz) at time zone 'UTC')
 {%- endmacro %}
 
 {#- A SQL list literal from a list of plain strings (values validated by kpi.config;
@@ -59,7 +64,7 @@
 
 {#- json_timestamp_utc for a field of a parsed document. -#}
 {% macro json_timestamp_field(document, path) -%}
-    (cast({{ json_field(document, path) }} as timestamptz) at time zone 'UTC')
+    {{ utc_timestamp(json_field(document, path)) }}
 {%- endmacro %}
 
 {#- The relation's rows with the document's fields parsed, under the relation's own name. -#}
