@@ -24,7 +24,8 @@ Deletions: a batch whose manifest has `key_listing_of` lists every current key o
 stream in its scope (e.g. all Jira issue ids of a project). It is not stored as a table:
 its keys are staged for the load, and once every batch of the load is merged, rows of
 `raw.<that stream>` in the scope whose key is in no listing and in no batch of the load get
-`_deleted_at` (the listing's extraction time); rows listed or loaded again get it cleared.
+`_deleted_at` (the listing's extraction time); rows listed or loaded again get it cleared
+and `_undeleted_at` set to the load's time (so incremental staging can find them).
 Marking after the merge makes the order of batches irrelevant: an issue moved from project
 A to B is re-scoped by B's issue batch (or found in B's listing) before A's listing judges it.
 The marking (and the listings' load-log rows, which pace reconciliations) is the load's
@@ -160,6 +161,10 @@ FROM _stage s ANTI JOIN _matched m ON m.record_key = s.record_key
 
 # Deletion tracking (key listings). Temp tables live for the load's connection only.
 _DELETED_COLUMN_DDL = "ALTER TABLE raw.{table} ADD COLUMN IF NOT EXISTS _deleted_at TIMESTAMPTZ"
+# When a row marked deleted last came back (listed or delivered again). An undelete may not
+# rewrite the row, so its batch's load time stays old: this is how incremental staging finds
+# tonight's undeletes without comparing every live raw row with the staged table.
+_UNDELETED_COLUMN_DDL = "ALTER TABLE raw.{table} ADD COLUMN IF NOT EXISTS _undeleted_at TIMESTAMPTZ"
 _LISTING_TEMP_DDL = """
 CREATE OR REPLACE TEMP TABLE _listed (stream VARCHAR NOT NULL, scope VARCHAR NOT NULL, record_key VARCHAR NOT NULL);
 CREATE OR REPLACE TEMP TABLE _merged_keys (stream VARCHAR NOT NULL, record_key VARCHAR NOT NULL);
@@ -174,12 +179,12 @@ FROM read_json(
 )
 """
 _UNDELETE_LOADED_SQL = """
-UPDATE raw.{table} AS t SET _deleted_at = NULL
+UPDATE raw.{table} AS t SET _deleted_at = NULL, _undeleted_at = now()
 FROM _stage s
 WHERE t.record_key = s.record_key AND t._deleted_at IS NOT NULL
 """
 _UNDELETE_LISTED_SQL = """
-UPDATE raw.{table} AS t SET _deleted_at = NULL
+UPDATE raw.{table} AS t SET _deleted_at = NULL, _undeleted_at = now()
 WHERE t._deleted_at IS NOT NULL
   AND EXISTS (SELECT 1 FROM _listed l WHERE l.stream = ? AND l.record_key = t.record_key)
 """
@@ -414,17 +419,21 @@ class WarehouseLoader:
 
     @staticmethod
     def _track_deletions(con: duckdb.DuckDBPyConnection, listed_streams: set[str]) -> set[str]:
-        """Give the raw tables of listed streams their `_deleted_at` column (added to an existing
-        warehouse on the first listing); returns every raw table that has the column."""
+        """Give the raw tables of listed streams their `_deleted_at` and `_undeleted_at` columns
+        (added to an existing warehouse on the first listing, `_undeleted_at` also to a table
+        tracked before it existed); returns every raw table that has `_deleted_at`."""
         if listed_streams:
             con.execute(_LISTING_TEMP_DDL)
         for stream in sorted(listed_streams):
             table = _table_name(stream)
             con.execute(_RAW_TABLE_DDL.format(table=table))
             con.execute(_DELETED_COLUMN_DDL.format(table=table))
-        return {name for (name,) in con.execute(
+        tracked = {name for (name,) in con.execute(
             "SELECT table_name FROM information_schema.columns "
             "WHERE table_schema = 'raw' AND column_name = '_deleted_at'").fetchall()}
+        for table in sorted(tracked):
+            con.execute(_UNDELETED_COLUMN_DDL.format(table=table))
+        return tracked
 
     def _stage_listing(self, con: duckdb.DuckDBPyConnection, manifest: BatchManifest) -> BatchLoad:
         """Stage a key listing's keys; the marking waits until every batch is merged."""

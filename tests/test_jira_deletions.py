@@ -79,14 +79,25 @@ def test_rows_missing_from_their_scopes_listing_are_marked_at_the_listing_time(l
     assert report.deleted == 1
 
 
-def test_a_listed_or_reloaded_row_is_undeleted(loader, batches):
+def undeleted_at(loader: WarehouseLoader) -> dict[str, datetime | None]:
+    with duckdb.connect(str(loader.db_path), read_only=True) as con:
+        return dict(con.execute(f"SELECT record_key, _undeleted_at FROM raw.{ISSUES}").fetchall())
+
+
+def test_a_listed_or_reloaded_row_is_undeleted_and_stamped_for_incremental_staging(loader, batches):
     loader.load([batches.issues("PAY", ("1", "PAY-1"), ("2", "PAY-2"), ("3", "PAY-3"))])
     loader.load([batches.listing("PAY", "1")])
     assert deleted(loader) == {"2", "3"}
+    assert set(undeleted_at(loader).values()) == {None}  # never deleted, or still deleted
+    before = datetime.now(UTC)
     loader.load([batches.listing("PAY", "1", "2")])  # 2 is back (permission restored, ...)
     assert deleted(loader) == {"3"}
+    stamps = undeleted_at(loader)
+    # Its row was not rewritten (its batch is old): the stamp is how staging finds it tonight.
+    assert stamps["1"] is None and stamps["3"] is None and stamps["2"] >= before
     loader.load([batches.issues("PAY", ("3", "PAY-3"))])  # delivered again by tonight's search
     assert deleted(loader) == set()
+    assert undeleted_at(loader)["3"] > stamps["2"] and undeleted_at(loader)["2"] == stamps["2"]
 
 
 @pytest.mark.parametrize("issues_first", [True, False])
@@ -142,6 +153,15 @@ def test_an_existing_warehouse_gains_the_deletion_column_on_its_first_listing(lo
             f"SELECT column_name FROM information_schema.columns WHERE table_name = '{ISSUES}'").fetchall()}
     loader.load([batches.listing("PAY", "2")])
     assert deleted(loader) == {"1"}
+
+
+def test_a_table_tracked_before_undelete_stamps_existed_gains_the_column(loader, batches):
+    loader.load([batches.issues("PAY", ("1", "PAY-1"), ("2", "PAY-2"))])
+    loader.load([batches.listing("PAY", "2")])
+    with duckdb.connect(str(loader.db_path)) as con:  # as an older loader left it
+        con.execute(f"ALTER TABLE raw.{ISSUES} DROP COLUMN _undeleted_at")
+    loader.load([batches.issues("GRO", ("7", "GRO-7"))])  # a load without any listing
+    assert undeleted_at(loader) == {"1": None, "2": None, "7": None}
 
 
 def test_keys_and_scopes_with_quotes_cannot_alter_the_sql(loader, batches):

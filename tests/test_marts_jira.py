@@ -18,6 +18,7 @@ same simulation without those issues.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
@@ -26,6 +27,9 @@ from typing import Any, Iterable
 import duckdb
 import pytest
 
+from extractors.extract import BatchManifest
+from extractors.loader import WarehouseLoader
+from extractors.streams.jira import ISSUE_KEYS, ISSUES
 from kpi.dbt_runner import run_dbt
 from simulator.jira import STATUSES
 from simulator.truth_common import week_start
@@ -318,3 +322,50 @@ def test_a_later_as_of_date_moves_overdue_delays_and_open_bug_weeks(rebuilt, war
     before = {r["release_key"]: r for r in release_delays(warehouse["simulation"], as_of=ANCHOR)}
     assert any(before[r["release_key"]]["status"] == "scheduled" for r in truth if r["status"] == "overdue")
     assert max(r["week_start"] for r in production_bugs(source)) == week_start(LATER) > week_start(ANCHOR)
+
+
+@pytest.fixture(scope="module")
+def restored(rebuilt, warehouse, tmp_path_factory):
+    """A copy of `rebuilt` where the next night's key listings hold the deleted issues again
+    (permission restored, issue restored from the trash): the real loader undeletes them in
+    place, without a new batch, and an incremental run rebuilds the Jira marts."""
+    bug, incident = rebuilt["bug"], rebuilt["incident"]
+    root = tmp_path_factory.mktemp("jira_restored")
+    data_dir = root / "data"
+    (data_dir / "warehouse").mkdir(parents=True)
+    copy = data_dir / "warehouse" / "work.duckdb"
+    shutil.copyfile(rebuilt["path"], copy)
+    with duckdb.connect(str(copy), read_only=True) as con:
+        scoped = con.execute("select scope, record_key from raw.jira__issues where scope in "
+                             "(select scope from raw.jira__issues where record_key in (?, ?))",
+                             [str(bug.id), str(incident.id)]).fetchall()
+    by_scope: dict[str, list[str]] = defaultdict(list)
+    for scope, record_key in scoped:
+        by_scope[scope].append(record_key)
+    listings = []
+    for number, (scope, keys) in enumerate(sorted(by_scope.items())):
+        path = root / f"listing-{number}.jsonl"
+        path.write_text("".join(json.dumps({"record_key": key, "scope": scope, "updated_at": None,
+                                            "payload": {"id": key}}) + "\n" for key in keys), encoding="utf-8")
+        listings.append(BatchManifest(stream=ISSUE_KEYS, scope=scope, run_id="restore", path=str(path),
+                                      records=len(keys), previous_cursor=None, new_cursor=None,
+                                      extracted_at=LATER.isoformat(), requests=1, complete=True,
+                                      key_listing_of=ISSUES))
+    report = WarehouseLoader(copy).load(listings)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KPI_DATA_DIR", str(data_dir))
+        patch.setenv("KPI_AS_OF", LATER.isoformat())
+        run_dbt(warehouse["config"], "run", ["--select", "path:models/staging/jira", *JIRA_MARTS])
+    view = dataclasses.replace(rebuilt["truth_source"], jira=_JiraWithout(rebuilt["truth_source"].jira.site, set(), LATER))
+    return {"path": copy, "report": report, "truth_source": view, **{k: rebuilt[k] for k in ("bug", "incident")}}
+
+
+def test_an_issue_listed_again_after_its_deletion_counts_again(restored):
+    path, bug, incident = restored["path"], restored["bug"], restored["incident"]
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("select count(*) from raw.jira__issues where _deleted_at is not null").fetchone() == (0,)
+    assert rows(path, f"select issue_id from marts.fct_bugs where issue_id = {bug.id}")
+    assert rows(path, f"select reference from marts.fct_recovery_events where reference = '{incident.key}'")
+    assert_production_bugs_equal(mart(path, "kpi_production_bugs"), production_bugs(restored["truth_source"]))
+    assert_recovery_equal(mart(path, "fct_recovery_events"), mart(path, "kpi_recovery_time"),
+                          recovery_events(restored["truth_source"]), recovery_time(restored["truth_source"]))

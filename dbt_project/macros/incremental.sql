@@ -30,9 +30,11 @@
 
 {#- The raw rows to (re)stage: all of them on a full build; on an incremental one those
     written by a batch loaded since the last build. A raw table with deletion tracking
-    (`_deleted_at`, set by a key listing) leaves deleted records out, and also re-reads
-    any live record the table lacks: one listed again after a deletion is undeleted in
-    place, without a new batch (drop_deleted_raw_records removes the deleted ones). -#}
+    (`_deleted_at`, set by a key listing) leaves deleted records out, and also re-reads the
+    records undeleted since (`_undeleted_at`, set by the loader): one listed again after a
+    deletion comes back in place, without a new batch, so its batch's load time is old.
+    Such a row is staged with its undelete time as `_loaded_at`, so models downstream see it
+    as new too (drop_deleted_raw_records removes the deleted ones). -#}
 {% macro changed_raw_records(source_relation, tracks_deletions=false) -%}
     {%- set load_log = adapter.get_relation(database=source_relation.database, schema=source_relation.schema, identifier='_load_log') -%}
     {%- set bookmark = staged_bookmark() -%}
@@ -41,6 +43,10 @@
     {%- else %}
     {#- A raw layer written without the loader (hand-made fixtures): extraction time only. #}
     {%- set loaded_at = "raw_records.extracted_at at time zone 'UTC'" %}
+    {%- endif %}
+    {%- if tracks_deletions %}
+    {{- require_undelete_column(source_relation) }}
+    {%- set loaded_at = "greatest(" ~ loaded_at ~ ", raw_records._undeleted_at at time zone 'UTC')" %}
     {%- endif %}
     select
         raw_records.*,
@@ -59,13 +65,19 @@
     {%- endif %}
     where {% if tracks_deletions %}raw_records._deleted_at is null{% else %}true{% endif %}
     {%- if bookmark is not none %}
-        and (
-            {{ loaded_at }} > {{ bookmark }}
-            {%- if tracks_deletions %}
-            or not exists (select 1 from {{ this }} as staged where staged._record_key = raw_records.record_key)
-            {%- endif %}
-        )
+        and {{ loaded_at }} > {{ bookmark }}
     {%- endif %}
+{%- endmacro %}
+
+{#- A deletion-tracked raw table without `_undeleted_at` was written by a loader older than
+    this check: stop with a clear error rather than miss its undeleted records. -#}
+{% macro require_undelete_column(source_relation) -%}
+    {%- if execute -%}
+        {%- set names = adapter.get_columns_in_relation(source_relation) | map(attribute='name') | map('lower') | list -%}
+        {%- if names and '_undeleted_at' not in names -%}
+            {{ exceptions.raise_compiler_error(source_relation ~ " tracks deletions (_deleted_at) but has no _undeleted_at column: load it once with the current loader, which adds the column") }}
+        {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The rows of another staging model to (re)stage: those staged since this model's last build. -#}
