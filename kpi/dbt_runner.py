@@ -13,11 +13,11 @@ import logging
 import os
 import re
 import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 from kpi.config import PROJECT_ROOT, PipelineConfig
-from kpi.executables import venv_executable
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DBT_PROJECT_ENV = "KPI_DBT_PROJECT_DIR"
@@ -68,7 +68,7 @@ def run_dbt(config: PipelineConfig, command: str = "build", extra_args: list[str
     }
     project = dbt_project_dir()
     args = [
-        venv_executable("dbt"), *command.split(),  # "build", or a subcommand: "docs generate"
+        sys.executable, "-m", "kpi.dbt_cli", *command.split(),  # "build", or a subcommand: "docs generate"
         "--project-dir", str(project),
         "--profiles-dir", str(project),
         "--vars", json.dumps(dbt_vars(config)),
@@ -266,7 +266,9 @@ def build(config: PipelineConfig, full_refresh: bool = False, extra_env: dict[st
     full = full_refresh or previous != fingerprint
     reason = ("requested" if full_refresh else "first build" if previous is None
               else "code, configuration or reference tables changed" if full else "unchanged")
-    args = ["--full-refresh"] if full else incremental_exclusions(config)
+    # An incremental night keeps the last full build's manifest.json (same code, by the
+    # fingerprint) instead of writing it twice (kpi.dbt_cli keeps run_results.json).
+    args = ["--full-refresh"] if full else ["--no-write-json", *incremental_exclusions(config)]
     log.info("dbt build (%s: %s)", "full refresh" if full else "incremental", reason)
     output = run_dbt(config, "build", extra_args=args, extra_env=extra_env)
     record_build(config.working_warehouse, fingerprint, full, started_at)
