@@ -519,7 +519,10 @@ def _read_path(
                 read.stopped_on_first_page = True
             break
         first = False
-    if stream.replication == "sorted_desc" and stream.parent is None and read.pages > 1 and read.first_page_etag:
+    # A record updated while we paged jumps to the first page, behind us: in a listing sorted
+    # by update time (incremental, or read whole like the repositories) it would be missed.
+    moves_to_front = stream.replication == "sorted_desc" or stream.first_page_reflects_changes
+    if moves_to_front and stream.parent is None and read.pages > 1 and read.first_page_etag:
         yield from _recheck_head(client, stream, path, params, read)
 
 

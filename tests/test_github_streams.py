@@ -169,7 +169,57 @@ def test_org_stream_fills_org_placeholder_and_lands_under_scope_file(server, cli
     [manifest] = extract_scope(client, [GITHUB_STREAMS["github__repositories"]], "acme",
                                watermarks={}, run_id="run-9", landing_dir=tmp_path, now=NOW)
     assert Path(manifest.path) == tmp_path / "run-9" / "github__repositories" / "acme.jsonl"
-    assert server.received[0].path == "/orgs/acme/repos?type=all&per_page=100"
+    assert server.received[0].path == REPOS_FIRST_PAGE
+
+
+REPOS = "/orgs/acme/repos"
+REPOS_FIRST_PAGE = f"{REPOS}?type=all&sort=updated&direction=desc&per_page=100"
+
+
+def repo(number: int, updated: datetime) -> dict:
+    return {"id": number, "full_name": f"acme/repo-{number:03d}", "updated_at": iso(updated)}
+
+
+def extract_repositories(client, tmp_path, run_id, validators=None) -> BatchManifest:
+    [manifest] = extract_scope(client, [GITHUB_STREAMS["github__repositories"]], "acme", watermarks={},
+                               run_id=run_id, landing_dir=tmp_path, now=NOW, validators=validators)
+    return manifest
+
+
+def test_a_quiet_night_lists_an_organisation_of_several_pages_in_one_request(server, client, tmp_path):
+    """The repository listing is read whole on a night it changed, newest update first, so
+    an unchanged first page (304) proves the listing unchanged, however many pages it fills."""
+    first_page = [repo(n, NOW - timedelta(hours=n)) for n in range(100)]
+    second_page = [repo(n, NOW - timedelta(hours=n)) for n in range(100, 150)]
+    server.add(REPOS_FIRST_PAGE,
+               Scripted(body=first_page, headers={"ETag": '"v1"', **link_header(server.base_url, next=f"{REPOS}?page=2")}),
+               Scripted(status=304, headers={"ETag": '"v1"'}))  # the re-check after paging, then the quiet night
+    server.add(f"{REPOS}?page=2", Scripted(body=second_page))
+    night = extract_repositories(client, tmp_path, "night-1")
+    assert night.records == 150 and night.requests == 3  # two pages, then page 1 again: unchanged while paging
+    assert night.etag == '"v1"' and night.etag_url.endswith(REPOS_FIRST_PAGE)
+
+    quiet = extract_repositories(client, tmp_path, "night-2",
+                                 validators={"github__repositories": {"etag": night.etag, "url": night.etag_url}})
+    assert (quiet.requests, quiet.records, quiet.not_modified) == (1, 0, True)
+    assert server.received[-1].path == REPOS_FIRST_PAGE and server.received[-1].headers.get("If-None-Match") == '"v1"'
+
+
+def test_a_repository_updated_while_the_listing_pages_is_not_missed(server, client, tmp_path):
+    """Sorted by update time, a repository updated between our reads of page 1 and page 2
+    jumps to page 1, behind us: the first page is read again until it is unchanged."""
+    first_page = [repo(n, NOW - timedelta(hours=n)) for n in range(100)]
+    moved = repo(120, NOW + timedelta(minutes=5))  # was on page 2; updated while we paged
+    second_page = [repo(n, NOW - timedelta(hours=n)) for n in range(100, 150) if n != 120]
+    server.add(REPOS_FIRST_PAGE,
+               Scripted(body=first_page, headers={"ETag": '"v1"', **link_header(server.base_url, next=f"{REPOS}?page=2")}),
+               Scripted(body=[moved, *first_page[:99]], headers={"ETag": '"v2"'}),
+               Scripted(status=304, headers={"ETag": '"v2"'}))
+    server.add(f"{REPOS}?page=2", Scripted(body=second_page))
+    night = extract_repositories(client, tmp_path, "night-1")
+    names = {line["payload"]["full_name"] for line in read_batch(night)}
+    assert names == {f"acme/repo-{n:03d}" for n in range(150)}
+    assert night.etag == '"v2"' and night.requests == 4
 
 
 def test_batch_and_manifest_are_written_atomically_and_round_trip(server, client, tmp_path):

@@ -90,6 +90,8 @@ class ScriptedServer:
                     return
                 body = scripted.body
                 payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+                if scripted.status == 304 and body is None:
+                    payload = b""  # a 304 has no body (HTTP/1.1 would read "null" as the next status line)
                 self.send_response(scripted.status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 for name, value in scripted.headers.items():
