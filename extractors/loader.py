@@ -639,6 +639,7 @@ class WarehouseLoader:
                     con.execute(_RAW_TABLE_DDL.format(table=_table_name(stream.name)))
                     if any(other.key_listing_of == stream.name for other in streams):
                         con.execute(_DELETED_COLUMN_DDL.format(table=_table_name(stream.name)))
+                        con.execute(_UNDELETED_COLUMN_DDL.format(table=_table_name(stream.name)))
 
     def load_reference_table(
         self, table: str, rows: list[dict[str, Any]], columns: Mapping[str, str] | None = None

@@ -12,7 +12,7 @@ import pytest
 from extractors.errors import LoadError
 from extractors.extract import BatchManifest
 from extractors.loader import WarehouseLoader
-from extractors.streams.jira import ISSUE_KEYS, ISSUES, reconcile_due
+from extractors.streams.jira import ISSUE_KEYS, ISSUES, JiraFieldMapping, jira_streams, reconcile_due
 
 LISTED_AT = "2026-11-27T02:00:00+00:00"
 
@@ -162,6 +162,16 @@ def test_a_table_tracked_before_undelete_stamps_existed_gains_the_column(loader,
         con.execute(f"ALTER TABLE raw.{ISSUES} DROP COLUMN _undeleted_at")
     loader.load([batches.issues("GRO", ("7", "GRO-7"))])  # a load without any listing
     assert undeleted_at(loader) == {"1": None, "2": None, "7": None}
+
+
+def test_an_empty_raw_table_made_for_an_unconfigured_jira_has_both_deletion_columns(loader):
+    """ensure_raw_tables (Jira not configured, or not loaded yet): staging reads both columns."""
+    loader.ensure_raw_tables(list(jira_streams("cloud", JiraFieldMapping()).values()))
+    with duckdb.connect(str(loader.db_path), read_only=True) as con:
+        columns = {name for (name,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
+            [ISSUES]).fetchall()}
+    assert {"_deleted_at", "_undeleted_at"} <= columns
 
 
 def test_keys_and_scopes_with_quotes_cannot_alter_the_sql(loader, batches):
