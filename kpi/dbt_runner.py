@@ -234,14 +234,21 @@ def models_with_unchanged_inputs(manifest: dict, unchanged_tables: set[str]) -> 
                   if node["resource_type"] == "model" and not changes(node_id))
 
 
-def incremental_exclusions(config: PipelineConfig) -> list[str]:
+# Beside manifest.json: the fingerprint of the full build that wrote it. Incremental nights
+# do not rewrite the manifest (--no-write-json), and a failed build with other code may
+# have written one since; only a manifest stamped with tonight's fingerprint is trusted.
+MANIFEST_FINGERPRINT = "manifest.fingerprint"
+
+
+def incremental_exclusions(config: PipelineConfig, fingerprint: str | None = None) -> list[str]:
     """Selection arguments of an incremental night: leave out unit tests and the staging
     contract tests (see build), the mart tests the audit repeats, and the models whose
-    inputs did not change (from the manifest of the last build, which the unchanged
-    fingerprint says is this code's; none left out when there is no manifest)."""
+    inputs did not change (from the manifest of the last full build, when it is stamped
+    with `fingerprint`, i.e. written by this code; none left out otherwise)."""
     exclusions = [f"tag:{FULL_BUILD_TESTS_TAG}", *MART_TESTS_THE_AUDIT_REPEATS]
-    manifest_path = dbt_target_dir(config) / "manifest.json"
-    if manifest_path.is_file():
+    target = dbt_target_dir(config)
+    manifest_path, stamp = target / "manifest.json", target / MANIFEST_FINGERPRINT
+    if manifest_path.is_file() and stamp.is_file() and stamp.read_text().strip() == fingerprint:
         exclusions += models_with_unchanged_inputs(json.loads(manifest_path.read_text()),
                                                    unchanged_raw_tables(config.working_warehouse))
     # cautious: leaving a model out leaves out only the tests all of whose models are left out,
@@ -268,8 +275,13 @@ def build(config: PipelineConfig, full_refresh: bool = False, extra_env: dict[st
               else "code, configuration or reference tables changed" if full else "unchanged")
     # An incremental night keeps the last full build's manifest.json (same code, by the
     # fingerprint) instead of writing it twice (kpi.dbt_cli keeps run_results.json).
-    args = ["--full-refresh"] if full else ["--no-write-json", *incremental_exclusions(config)]
+    args = ["--full-refresh"] if full else ["--no-write-json", *incremental_exclusions(config, fingerprint)]
     log.info("dbt build (%s: %s)", "full refresh" if full else "incremental", reason)
+    stamp = dbt_target_dir(config) / MANIFEST_FINGERPRINT
+    if full:
+        stamp.unlink(missing_ok=True)  # the manifest this build writes is stamped only if it succeeds
     output = run_dbt(config, "build", extra_args=args, extra_env=extra_env)
+    if full:
+        stamp.write_text(fingerprint)
     record_build(config.working_warehouse, fingerprint, full, started_at)
     return {"full_refresh": full, "reason": reason, "output": output}

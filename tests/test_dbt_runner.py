@@ -7,6 +7,7 @@ tests/test_incremental_marts.py; these pin the decisions themselves.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,8 +16,8 @@ import pytest
 import yaml
 
 from expectations.suites import MARTS_MODELS_DIR, _test_name, contract_expectations
-from kpi.dbt_runner import (MART_TESTS_THE_AUDIT_REPEATS, incremental_exclusions, models_with_unchanged_inputs,
-                            record_build, unchanged_raw_tables)
+from kpi.dbt_runner import (MANIFEST_FINGERPRINT, MART_TESTS_THE_AUDIT_REPEATS, dbt_target_dir, incremental_exclusions,
+                            models_with_unchanged_inputs, record_build, unchanged_raw_tables)
 
 AUDITED_TEST_NAMES = {selector.split(",")[0].removeprefix("test_name:") for selector in MART_TESTS_THE_AUDIT_REPEATS}
 
@@ -139,6 +140,28 @@ def test_without_a_manifest_an_incremental_night_leaves_out_no_model(tmp_path):
     excluded = arguments[arguments.index("--exclude") + 1:]
     assert excluded == ["tag:staging_contract", *MART_TESTS_THE_AUDIT_REPEATS]
     assert arguments[arguments.index("--indirect-selection") + 1] == "cautious"
+
+
+def test_only_a_manifest_stamped_with_tonights_fingerprint_decides_what_is_left_out(tmp_path):
+    """Incremental nights keep the last full build's manifest.json (--no-write-json); a full
+    build with other code that failed may have written another since. Models are left out
+    only on the word of a manifest stamped with tonight's fingerprint."""
+    config = type("Config", (), {"data_dir": tmp_path, "working_warehouse": _warehouse(tmp_path, None)})()
+    target = dbt_target_dir(config)
+    target.mkdir(parents=True)
+    (target / "manifest.json").write_text(json.dumps(_manifest()))
+    always = ["tag:staging_contract", *MART_TESTS_THE_AUDIT_REPEATS]
+
+    def excluded(fingerprint):
+        arguments = incremental_exclusions(config, fingerprint)
+        return arguments[arguments.index("--exclude") + 1:]
+
+    assert excluded("abc") == always  # no stamp
+    (target / MANIFEST_FINGERPRINT).write_text("other code")
+    assert excluded("abc") == always
+    (target / MANIFEST_FINGERPRINT).write_text("abc")
+    assert excluded("abc") == [*always, *models_with_unchanged_inputs(_manifest(), set())]
+    assert excluded("abc") != always
 
 
 def _generic_tests(model: dict):

@@ -80,9 +80,9 @@ COMMIT_FIELDS = ("sha", "parents", "commit.author.date", "commit.committer.date"
 _STREAMS = (
     # Read whole every night it changed (the scopes of the night), newest update first so
     # that an unchanged first page (304) proves the listing unchanged: a quiet night costs
-    # one request however many pages the organisation fills. (A repository deleted on a
-    # night when nothing else changed stays planned until the next change; its streams
-    # answer 404 and are skipped.)
+    # one request however many pages the organisation fills. (On a 304 night the scopes are
+    # the repositories the warehouse holds, deleted ones included: their streams answer 404
+    # and are skipped.)
     Stream(
         name="github__repositories",
         first_page_reflects_changes=True,
