@@ -120,7 +120,6 @@
     {{- "'" ~ (value | string | replace("'", "''")) ~ "'" -}}
 {%- endmacro %}
 
-
 {#- A deletion-tracked raw table without `_undeleted_at` was written by a loader older than
     this check: stop with a clear error rather than miss its undeleted records. -#}
 {% macro require_undelete_column(source_relation) -%}
