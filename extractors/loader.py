@@ -165,6 +165,14 @@ _DELETED_COLUMN_DDL = "ALTER TABLE raw.{table} ADD COLUMN IF NOT EXISTS _deleted
 # rewrite the row, so its batch's load time stays old: this is how incremental staging finds
 # tonight's undeletes without comparing every live raw row with the staged table.
 _UNDELETED_COLUMN_DDL = "ALTER TABLE raw.{table} ADD COLUMN IF NOT EXISTS _undeleted_at TIMESTAMPTZ"
+
+
+def _add_deletion_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """`_deleted_at` and `_undeleted_at` on a raw table whose stream has a key listing."""
+    con.execute(_DELETED_COLUMN_DDL.format(table=table))
+    con.execute(_UNDELETED_COLUMN_DDL.format(table=table))
+
+
 _LISTING_TEMP_DDL = """
 CREATE OR REPLACE TEMP TABLE _listed (stream VARCHAR NOT NULL, scope VARCHAR NOT NULL, record_key VARCHAR NOT NULL);
 CREATE OR REPLACE TEMP TABLE _merged_keys (stream VARCHAR NOT NULL, record_key VARCHAR NOT NULL);
@@ -424,15 +432,14 @@ class WarehouseLoader:
         tracked before it existed); returns every raw table that has `_deleted_at`."""
         if listed_streams:
             con.execute(_LISTING_TEMP_DDL)
-        for stream in sorted(listed_streams):
-            table = _table_name(stream)
+        listed = {_table_name(stream) for stream in listed_streams}
+        for table in sorted(listed):
             con.execute(_RAW_TABLE_DDL.format(table=table))
-            con.execute(_DELETED_COLUMN_DDL.format(table=table))
-        tracked = {name for (name,) in con.execute(
+        tracked = listed | {name for (name,) in con.execute(
             "SELECT table_name FROM information_schema.columns "
             "WHERE table_schema = 'raw' AND column_name = '_deleted_at'").fetchall()}
         for table in sorted(tracked):
-            con.execute(_UNDELETED_COLUMN_DDL.format(table=table))
+            _add_deletion_columns(con, table)
         return tracked
 
     def _stage_listing(self, con: duckdb.DuckDBPyConnection, manifest: BatchManifest) -> BatchLoad:
@@ -638,8 +645,7 @@ class WarehouseLoader:
                 if stream.key_listing_of is None:  # a key listing is no table of its own
                     con.execute(_RAW_TABLE_DDL.format(table=_table_name(stream.name)))
                     if any(other.key_listing_of == stream.name for other in streams):
-                        con.execute(_DELETED_COLUMN_DDL.format(table=_table_name(stream.name)))
-                        con.execute(_UNDELETED_COLUMN_DDL.format(table=_table_name(stream.name)))
+                        _add_deletion_columns(con, _table_name(stream.name))
 
     def load_reference_table(
         self, table: str, rows: list[dict[str, Any]], columns: Mapping[str, str] | None = None

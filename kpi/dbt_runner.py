@@ -240,14 +240,17 @@ def models_with_unchanged_inputs(manifest: dict, unchanged_tables: set[str]) -> 
 MANIFEST_FINGERPRINT = "manifest.fingerprint"
 
 
+def manifest_stamp(config: PipelineConfig) -> Path:
+    return dbt_target_dir(config) / MANIFEST_FINGERPRINT
+
+
 def incremental_exclusions(config: PipelineConfig, fingerprint: str | None = None) -> list[str]:
     """Selection arguments of an incremental night: leave out unit tests and the staging
     contract tests (see build), the mart tests the audit repeats, and the models whose
     inputs did not change (from the manifest of the last full build, when it is stamped
     with `fingerprint`, i.e. written by this code; none left out otherwise)."""
     exclusions = [f"tag:{FULL_BUILD_TESTS_TAG}", *MART_TESTS_THE_AUDIT_REPEATS]
-    target = dbt_target_dir(config)
-    manifest_path, stamp = target / "manifest.json", target / MANIFEST_FINGERPRINT
+    manifest_path, stamp = dbt_target_dir(config) / "manifest.json", manifest_stamp(config)
     if manifest_path.is_file() and stamp.is_file() and stamp.read_text().strip() == fingerprint:
         exclusions += models_with_unchanged_inputs(json.loads(manifest_path.read_text()),
                                                    unchanged_raw_tables(config.working_warehouse))
@@ -277,7 +280,7 @@ def build(config: PipelineConfig, full_refresh: bool = False, extra_env: dict[st
     # fingerprint) instead of writing it twice (kpi.dbt_cli keeps run_results.json).
     args = ["--full-refresh"] if full else ["--no-write-json", *incremental_exclusions(config, fingerprint)]
     log.info("dbt build (%s: %s)", "full refresh" if full else "incremental", reason)
-    stamp = dbt_target_dir(config) / MANIFEST_FINGERPRINT
+    stamp = manifest_stamp(config)
     if full:
         stamp.unlink(missing_ok=True)  # the manifest this build writes is stamped only if it succeeds
     output = run_dbt(config, "build", extra_args=args, extra_env=extra_env)

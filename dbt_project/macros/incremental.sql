@@ -114,12 +114,6 @@
     {{ return(runs.columns[0].values() | list) }}
 {%- endmacro %}
 
-{#- A SQL string literal (quotes doubled, as in sql_string_list: run ids can be given by
-    hand to `airflow dags trigger`). -#}
-{% macro sql_string(value) -%}
-    {{- "'" ~ (value | string | replace("'", "''")) ~ "'" -}}
-{%- endmacro %}
-
 {#- A deletion-tracked raw table without `_undeleted_at` was written by a loader older than
     this check: stop with a clear error rather than miss its undeleted records. -#}
 {% macro require_undelete_column(source_relation) -%}

@@ -23,10 +23,15 @@
     (cast({{ text }} as timestamptz) at time zone 'UTC')
 {%- endmacro %}
 
-{#- A SQL list literal from a list of plain strings (values validated by kpi.config;
-    quotes are doubled anyway so a value can never close the literal). -#}
+{#- A SQL string literal: quotes are doubled, so a value (a configured name, a run id given
+    by hand to `airflow dags trigger`) can never close the literal. -#}
+{% macro sql_string(value) -%}
+    {{- "'" ~ (value | string | replace("'", "''")) ~ "'" -}}
+{%- endmacro %}
+
+{#- A SQL list literal from a list of plain strings (values validated by kpi.config). -#}
 {% macro sql_string_list(values) -%}
-    ({%- for value in values -%}'{{ value | replace("'", "''") }}'{%- if not loop.last %}, {% endif -%}{%- endfor -%})
+    ({%- for value in values -%}{{ sql_string(value) }}{%- if not loop.last %}, {% endif -%}{%- endfor -%})
 {%- endmacro %}
 
 {#- Many fields of one JSON column, parsed once per row. DuckDB parses the whole document
