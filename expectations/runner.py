@@ -19,7 +19,8 @@ import duckdb
 import great_expectations as gx
 import pandas as pd
 
-from expectations.suites import RAW_SUITES, RawSuite, documented_marts, envelope_expectations, mart_expectations
+from expectations.suites import (RAW_SUITES, RawSuite, Relationship, documented_marts, envelope_expectations,
+                                 mart_expectations, relationships)
 
 SAMPLE_ROWS = 5
 log = logging.getLogger(__name__)
@@ -171,12 +172,40 @@ def audit_marts(warehouse: Path, now: datetime | None = None, schema: str = "mar
             if mart not in existing:
                 results.append(AuditResult(f"mart__{mart}", subject, 0, False, [Failure("table_exists", {"table": f"{schema}.{mart}"}, None, [])]))
                 continue
-            frame = connection.execute(f'select * from "{schema}"."{mart}"').df()
+            frame = connection.execute(_mart_query(connection, schema, mart, relationships(model))).df()
             for column, dtype in frame.dtypes.items():
                 if str(dtype).startswith("datetime64") and getattr(dtype, "tz", None) is None:
                     frame[column] = frame[column].dt.tz_localize("UTC")  # marts hold naive UTC
             results.append(validate_frame(frame, f"mart__{mart}", subject, mart_expectations(mart, model, now)))
     return results
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _mart_query(connection: duckdb.DuckDBPyConnection, schema: str, mart: str,
+                checks: list[Relationship]) -> str:
+    """The mart's rows plus one boolean column per relationship (Relationship.check_column):
+    true when the value is null or found in the related model, wherever dbt built it (marts
+    or staging). A related model missing from the warehouse makes every non-null value
+    false, so the failure shows the rows it leaves unchecked. A mart without the column gets
+    no check column, and GX reports the expectation's column as missing."""
+    present = {name for (name,) in connection.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, mart]).fetchall()}
+    columns = ["mart.*"]
+    for check in (check for check in checks if check.column in present):
+        found = connection.execute(
+            "select table_schema from information_schema.tables where table_name = ? order by table_schema = ? desc",
+            [check.to, schema]).fetchone()
+        field = _quoted(check.field)
+        # Nulls left out of the related values: `in` a set holding null is null, not false.
+        related = (f"(select {field} from {_quoted(found[0])}.{_quoted(check.to)} where {field} is not null)" if found
+                   else "(select null where false)")
+        column = f"mart.{_quoted(check.column)}"
+        columns.append(f"({column} is null or {column} in {related}) as {_quoted(check.check_column)}")
+    return f"select {', '.join(columns)} from {_quoted(schema)}.{_quoted(mart)} as mart"
 
 
 def raise_for_failures(results: list[AuditResult]) -> None:

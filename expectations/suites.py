@@ -9,6 +9,7 @@ gets the envelope checks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -558,7 +559,8 @@ MART_SUITES: dict[str, SuiteBuilder] = {
 
 # ---------------------------------------------------------------------------------------
 # Every mart's contract as expectations: what its dbt YAML declares — not-null columns
-# (constraints or data tests), unique columns and column combinations, accepted values —
+# (constraints or data tests), unique columns and column combinations, accepted values,
+# relationships to other models —
 # checked again by Great Expectations on the built table, so the mart audit (which blocks
 # the publish and feeds the data docs) covers every mart from the one place its rules are
 # written. The hand-written suites in MART_SUITES add what YAML cannot say.
@@ -583,8 +585,45 @@ def _test_name(test: Any) -> tuple[str, dict]:
     return name, (options or {}).get("arguments", options or {})
 
 
+@dataclass(frozen=True)
+class Relationship:
+    """A `relationships` test of a mart column: every non-null value of `column` is a value
+    of `field` in the model `to`. GX validates one DataFrame at a time, so the audit reads
+    the mart with one more column, `check_column`, computed by the warehouse (a semi-join:
+    true when the value is null or found in `to`), and expects it to be true."""
+
+    column: str
+    to: str
+    field: str
+
+    @property
+    def check_column(self) -> str:
+        return f"{self.column} in {self.to}.{self.field}"
+
+
+_REF = re.compile(r"""^\s*ref\(\s*['"]([A-Za-z0-9_]+)['"]\s*\)\s*$""")
+
+
+def relationships(model: dict) -> list[Relationship]:
+    """The `relationships` tests of a mart model's columns."""
+    found = []
+    for column in model.get("columns", []):
+        for test in column.get("data_tests", []):
+            name, arguments = _test_name(test)
+            if name != "relationships":
+                continue
+            target = _REF.match(str(arguments.get("to", "")))
+            if not target or not arguments.get("field"):
+                raise ValueError(f"{model['name']}.{column['name']}: a relationships test needs to: ref('model') "
+                                 f"and field:, got {arguments}")
+            found.append(Relationship(column["name"], target.group(1), arguments["field"]))
+    return found
+
+
 def contract_expectations(model: dict) -> list[gx.expectations.Expectation]:
-    expectations: list[gx.expectations.Expectation] = []
+    expectations: list[gx.expectations.Expectation] = [
+        E.ExpectColumnValuesToBeInSet(column=relationship.check_column, value_set=[True])
+        for relationship in relationships(model)]
     for test in model.get("data_tests", []):
         name, arguments = _test_name(test)
         if name == "unique_combination_of_columns":

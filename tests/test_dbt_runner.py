@@ -179,6 +179,11 @@ def _generic_tests(model: dict):
             yield (column["name"], *parsed(test))
 
 
+def _ref_name(to: str) -> str:
+    """ref('model') -> model"""
+    return to.strip().removeprefix("ref(").removesuffix(")").strip().strip("'\"")
+
+
 def _mart_models():
     for path in sorted(MARTS_MODELS_DIR.rglob("*.yml")):
         for model in (yaml.safe_load(path.read_text()) or {}).get("models", []):
@@ -202,6 +207,8 @@ def test_every_mart_test_an_incremental_night_leaves_out_is_an_audit_expectation
             "accepted_values": ("ExpectColumnValuesToBeInSet", column, (), tuple(arguments.get("values", ()))),
             "unique_combination_of_columns": ("ExpectCompoundColumnsToBeUnique", None,
                                               tuple(arguments.get("columns", ())), ()),
+            "relationships": ("ExpectColumnValuesToBeInSet",
+                              f"{column} in {_ref_name(arguments.get('to', ''))}.{arguments.get('field')}", (), (True,)),
         }[name]
         assert column is not None or name == "unique_combination_of_columns", f"{where}: a model-level {name}"
         assert wanted in expectations, f"{where}: no matching mart audit expectation"

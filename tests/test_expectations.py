@@ -121,3 +121,26 @@ def test_a_duplicate_key_or_an_unknown_value_in_a_mart_fails_its_audit_naming_th
     failed = {(f.expectation, f.arguments.get("column")) for f in results["mart__fct_ci_runs"].failures}
     assert ("expect_column_values_to_be_unique", "ci_run_key") in failed
     assert ("expect_column_values_to_be_in_set", "result") in failed
+
+
+def test_a_mart_row_pointing_at_no_row_of_the_related_model_fails_its_relationships_audit(tmp_path):
+    """dbt's relationships tests are checked by the mart audit too (incremental nights leave
+    them to it): a value missing from the related model fails, naming the row; null passes."""
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("create schema marts")
+        connection.execute("create table marts.fct_deployments as select * from (values ('d1'), (null)) as t(deployment_id)")
+        connection.execute(
+            "create table marts.fct_incidents as select * from (values ('i1', 'd1'), ('i2', null), ('i3', 'd9')) "
+            "as t(incident_id, caused_by_deployment_id)")
+    results = {r.suite: r for r in audit_marts(warehouse, now=NOW)}
+    check = "caused_by_deployment_id in fct_deployments.deployment_id"
+    failure, = [f for f in results["mart__fct_incidents"].failures if f.arguments.get("column") == check]
+    assert failure.unexpected_count == 1
+    assert [(row["incident_id"], row["caused_by_deployment_id"]) for row in failure.sample_rows] == [("i3", "d9")]
+
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("drop table marts.fct_deployments")
+    results = {r.suite: r for r in audit_marts(warehouse, now=NOW)}
+    failure, = [f for f in results["mart__fct_incidents"].failures if f.arguments.get("column") == check]
+    assert failure.unexpected_count == 2, "without the related model no non-null value can be checked"
