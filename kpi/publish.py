@@ -43,7 +43,8 @@ def parquet_root(published: Path) -> Path:
 
 def publish(working: Path, published: Path, run_id: str, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS,
             parquet_dir: Path | None = None) -> dict[str, int]:
-    """Copy the published schemas' tables to a fresh file, export them as Parquet, then
+    """Copy the published schemas' tables and views (as tables: readers get rows, not a
+    query over tables they do not have) to a fresh file, export them as Parquet, then
     rename the file over `published` and switch the Parquet export's `current` link."""
     published.parent.mkdir(parents=True, exist_ok=True)
     staging_file = published.with_name(f".{published.name}.{os.getpid()}.tmp")
@@ -53,18 +54,22 @@ def publish(working: Path, published: Path, run_id: str, schemas: tuple[str, ...
     export: Path | None = None
     try:
         with duckdb.connect() as connection:
-            connection.execute("attach ? as source (read_only)", [str(working)])
+            # Attached under its own name (the file's stem), as dbt built it: a view's SQL
+            # names its tables with that catalog ("work"."marts"."fct_deployments").
+            catalog = _source_catalog(working)
+            source = '"' + catalog.replace('"', '""') + '"'
+            connection.execute(f"attach ? as {source} (read_only)", [str(working)])
             connection.execute("attach ? as target", [str(staging_file)])
             tables = connection.execute(
                 "select table_schema, table_name from information_schema.tables "
-                "where table_catalog = 'source' and table_type = 'BASE TABLE' and table_schema in ("
+                "where table_catalog = ? and table_type in ('BASE TABLE', 'VIEW') and table_schema in ("
                 + ", ".join("?" for _ in schemas) + ") order by 1, 2",
-                list(schemas),
+                [catalog, *schemas],
             ).fetchall()
             for schema in schemas:
                 connection.execute(f'create schema if not exists target."{schema}"')
             for schema, table in tables:
-                connection.execute(f'create table target."{schema}"."{table}" as select * from source."{schema}"."{table}"')
+                connection.execute(f'create table target."{schema}"."{table}" as select * from {source}."{schema}"."{table}"')
                 row_counts[f"{schema}.{table}"] = connection.execute(
                     f'select count(*) from target."{schema}"."{table}"'
                 ).fetchone()[0]
@@ -74,10 +79,11 @@ def publish(working: Path, published: Path, run_id: str, schemas: tuple[str, ...
                 [run_id, published_at],
             )
             # What `kpi status` shows while a load holds the working warehouse's lock.
-            if connection.execute("select count(*) from information_schema.tables where table_catalog = 'source' "
-                                  "and table_schema = 'raw' and table_name = '_load_log'").fetchone()[0]:
+            if connection.execute("select count(*) from information_schema.tables where table_catalog = ? "
+                                  "and table_schema = 'raw' and table_name = '_load_log'",
+                                  [catalog]).fetchone()[0]:
                 connection.execute("create table target.meta.freshness as "
-                                   + FRESHNESS_SQL.format(load_log="source.raw._load_log"))
+                                   + FRESHNESS_SQL.format(load_log=f"{source}.raw._load_log"))
             # Exported from the new file itself, so the Parquet files hold exactly its rows.
             export = _export_parquet(connection, "target", row_counts, run_id, published_at,
                                      parquet_dir or parquet_root(published))
@@ -91,6 +97,14 @@ def publish(working: Path, published: Path, run_id: str, schemas: tuple[str, ...
         if export is not None:  # failed before the switch: no reader can see this folder
             shutil.rmtree(export, ignore_errors=True)
     return row_counts
+
+
+def _source_catalog(working: Path) -> str:
+    """The working file's catalog name: DuckDB names a file's catalog after its stem."""
+    if working.stem in {"target", "memory", "system", "temp"}:
+        raise ValueError(f"{working}: a working warehouse named {working.name} would clash with a catalog the "
+                         "publish or DuckDB itself names that way; rename the file")
+    return working.stem
 
 
 def _export_parquet(connection: duckdb.DuckDBPyConnection, catalog: str, row_counts: dict[str, int],

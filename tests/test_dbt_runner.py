@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from expectations.suites import MARTS_MODELS_DIR, _test_name, contract_expectations
-from kpi.dbt_runner import (MANIFEST_FINGERPRINT, MART_TESTS_THE_AUDIT_REPEATS, dbt_target_dir, incremental_exclusions,
-                            models_with_unchanged_inputs, record_build, unchanged_raw_tables)
+from kpi.dbt_runner import (MANIFEST_FINGERPRINT, MART_TESTS_THE_AUDIT_REPEATS, VIEWS, dbt_target_dir,
+                            incremental_exclusions, models_with_unchanged_inputs, record_build,
+                            unchanged_raw_tables)
 
 AUDITED_TEST_NAMES = {selector.split(",")[0].removeprefix("test_name:") for selector in MART_TESTS_THE_AUDIT_REPEATS}
 
@@ -138,7 +139,7 @@ def test_without_a_manifest_an_incremental_night_leaves_out_no_model(tmp_path):
     config = type("Config", (), {"data_dir": tmp_path, "working_warehouse": _warehouse(tmp_path, None)})()
     arguments = incremental_exclusions(config)
     excluded = arguments[arguments.index("--exclude") + 1:]
-    assert excluded == ["tag:staging_contract", *MART_TESTS_THE_AUDIT_REPEATS]
+    assert excluded == ["tag:staging_contract", *MART_TESTS_THE_AUDIT_REPEATS, *VIEWS]
     assert arguments[arguments.index("--indirect-selection") + 1] == "cautious"
 
 
@@ -150,7 +151,7 @@ def test_only_a_manifest_stamped_with_tonights_fingerprint_decides_what_is_left_
     target = dbt_target_dir(config)
     target.mkdir(parents=True)
     (target / "manifest.json").write_text(json.dumps(_manifest()))
-    always = ["tag:staging_contract", *MART_TESTS_THE_AUDIT_REPEATS]
+    always = ["tag:staging_contract", *MART_TESTS_THE_AUDIT_REPEATS, *VIEWS]
 
     def excluded(fingerprint):
         arguments = incremental_exclusions(config, fingerprint)

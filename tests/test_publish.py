@@ -30,6 +30,20 @@ def test_publish_writes_a_read_only_copy_of_the_marts_only(tmp_path):
         assert "raw" not in schemas
 
 
+def test_a_view_mart_is_published_as_a_table_of_its_rows(tmp_path):
+    """Per-KPI marts are views in the working warehouse (dbt names their tables with the
+    file's own catalog, "work"); readers of the published file get their rows as a table."""
+    working, published = tmp_path / "work.duckdb", tmp_path / "warehouse.duckdb"
+    make_working(working, 7)
+    with duckdb.connect(str(working)) as connection:
+        connection.execute('create view marts.kpi_doubled as select value * 2 as doubled from "work"."marts"."kpi_x"')
+    assert publish(working, published, run_id="r1") == {"marts.kpi_doubled": 1, "marts.kpi_x": 1}
+    with duckdb.connect(str(published), read_only=True) as connection:
+        assert connection.execute("select table_type from information_schema.tables "
+                                  "where table_name = 'kpi_doubled'").fetchall() == [("BASE TABLE",)]
+        assert connection.execute("select doubled from marts.kpi_doubled").fetchall() == [(14,)]
+
+
 def test_a_reader_keeps_its_view_while_a_new_version_is_swapped_in(tmp_path):
     working, published = tmp_path / "work.duckdb", tmp_path / "warehouse.duckdb"
     make_working(working, 1)
