@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -103,13 +104,6 @@ FULL_BUILD_TESTS_TAG = "staging_contract"  # dbt_project.yml: the staging views'
 MART_TESTS_THE_AUDIT_REPEATS = tuple(
     f"test_name:{name},path:models/marts"
     for name in ("not_null", "unique", "accepted_values", "unique_combination_of_columns", "relationships"))
-
-# Views: a view's definition changes only with the code, which is tonight's as it was at
-# the last full build (the fingerprint), and DuckDB binds a view's tables by name when it is
-# queried, so a table rebuilt under it needs nothing. (PostgreSQL binds views to the
-# tables they read, and dbt drops them with a replaced table; its target is only ever
-# built in full, by kpi.postgres.)
-VIEWS = ("config.materialized:view",)
 
 # SQL that makes a model's rows depend on when it is built: the as_of moment, the database's
 # clock, or dbt's (`run_started_at` in Jinja; GitHub's workflow runs have a column of that name).
@@ -202,24 +196,34 @@ def unchanged_raw_tables(warehouse: Path) -> set[str]:
     return {table for table in tables if not table.startswith("_") and table not in changed | deletion_tracked}
 
 
+def _clock_reader(manifest: dict) -> Callable[[dict], bool]:
+    """node -> whether its own SQL, or a macro it calls (at any depth), reads the clock or `as_of`."""
+    macros = manifest["macros"]
+    macro_reads_clock: dict[str, bool] = {}
+
+    def macro_reads(macro_id: str) -> bool:
+        if macro_id not in macro_reads_clock:
+            macro_reads_clock[macro_id] = False  # a recursive macro: decided by its other calls
+            macro = macros.get(macro_id)
+            macro_reads_clock[macro_id] = macro is not None and (
+                _reads_clock(macro["macro_sql"])
+                or any(macro_reads(called) for called in macro["depends_on"]["macros"]))
+        return macro_reads_clock[macro_id]
+
+    def node_reads(node: dict) -> bool:
+        return _reads_clock(node.get("raw_code") or "") or any(macro_reads(m) for m in node["depends_on"]["macros"])
+
+    return node_reads
+
+
 def models_with_unchanged_inputs(manifest: dict, unchanged_tables: set[str]) -> list[str]:
     """Models tonight's build would leave as they are: every source upstream is unchanged (a
     configuration reference table, which the fingerprint covers, or a raw table in
     `unchanged_tables`), and no SQL on the way (model or macro) reads the clock or `as_of`.
     A table model would be rebuilt with the same rows and an incremental one would find
     nothing new (okr_history, which snapshots the as-of week, reads `as_of`)."""
-    nodes, macros, sources = manifest["nodes"], manifest["macros"], manifest["sources"]
-    macro_reads_clock: dict[str, bool] = {}
-
-    def reads_clock(macro_id: str) -> bool:
-        if macro_id not in macro_reads_clock:
-            macro_reads_clock[macro_id] = False  # a recursive macro: decided by its other calls
-            macro = macros.get(macro_id)
-            macro_reads_clock[macro_id] = macro is not None and (
-                _reads_clock(macro["macro_sql"])
-                or any(reads_clock(called) for called in macro["depends_on"]["macros"]))
-        return macro_reads_clock[macro_id]
-
+    nodes, sources = manifest["nodes"], manifest["sources"]
+    reads_clock = _clock_reader(manifest)
     changes_tonight: dict[str, bool] = {}
 
     def changes(node_id: str) -> bool:
@@ -230,14 +234,24 @@ def models_with_unchanged_inputs(manifest: dict, unchanged_tables: set[str]) -> 
                                                 or source["identifier"] in unchanged_tables)
             else:
                 node = nodes[node_id]
-                changes_tonight[node_id] = (
-                    _reads_clock(node.get("raw_code") or "")
-                    or any(reads_clock(macro) for macro in node["depends_on"]["macros"])
-                    or any(changes(parent) for parent in node["depends_on"]["nodes"]))
+                changes_tonight[node_id] = reads_clock(node) or any(changes(parent) for parent in node["depends_on"]["nodes"])
         return changes_tonight[node_id]
 
     return sorted(node["name"] for node_id, node in nodes.items()
                   if node["resource_type"] == "model" and not changes(node_id))
+
+
+def views_defined_by_the_code_alone(manifest: dict) -> list[str]:
+    """Views tonight's build would recreate exactly as they are: a view's definition is its
+    SQL, which the fingerprint says is the last full build's, unless that SQL reads the
+    clock or `as_of` (rendered into the definition as a constant). DuckDB binds a view's
+    tables by name when it is queried, so the tables rebuilt under it need nothing.
+    (PostgreSQL binds a view to the tables it reads and dbt drops it with a replaced table;
+    that target is only ever built in full, by kpi.postgres.)"""
+    reads_clock = _clock_reader(manifest)
+    return sorted(node["name"] for node in manifest["nodes"].values()
+                  if node["resource_type"] == "model" and node["config"].get("materialized") == "view"
+                  and not reads_clock(node))
 
 
 # Beside manifest.json: the fingerprint of the full build that wrote it. Incremental nights
@@ -252,14 +266,16 @@ def manifest_stamp(config: PipelineConfig) -> Path:
 
 def incremental_exclusions(config: PipelineConfig, fingerprint: str | None = None) -> list[str]:
     """Selection arguments of an incremental night: leave out unit tests and the staging
-    contract tests (see build), the mart tests the audit repeats, the views, and the models whose
-    inputs did not change (from the manifest of the last full build, when it is stamped
-    with `fingerprint`, i.e. written by this code; none left out otherwise)."""
-    exclusions = [f"tag:{FULL_BUILD_TESTS_TAG}", *MART_TESTS_THE_AUDIT_REPEATS, *VIEWS]
+    contract tests (see build), the mart tests the audit repeats, and, from the manifest of
+    the last full build when it is stamped with `fingerprint` (i.e. written by this code;
+    no model left out otherwise), the models whose inputs did not change and the views
+    that do not read the clock."""
+    exclusions = [f"tag:{FULL_BUILD_TESTS_TAG}", *MART_TESTS_THE_AUDIT_REPEATS]
     manifest_path, stamp = dbt_target_dir(config) / "manifest.json", manifest_stamp(config)
     if manifest_path.is_file() and stamp.is_file() and stamp.read_text().strip() == fingerprint:
-        exclusions += models_with_unchanged_inputs(json.loads(manifest_path.read_text()),
-                                                   unchanged_raw_tables(config.working_warehouse))
+        manifest = json.loads(manifest_path.read_text())
+        unchanged = set(models_with_unchanged_inputs(manifest, unchanged_raw_tables(config.working_warehouse)))
+        exclusions += sorted(unchanged | set(views_defined_by_the_code_alone(manifest)))
     # cautious: leaving a model out leaves out only the tests all of whose models are left out,
     # so a test that also reads a rebuilt model still runs.
     return ["--exclude-resource-type", "unit_test", "--indirect-selection", "cautious", "--exclude", *exclusions]

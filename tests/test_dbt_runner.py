@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from expectations.suites import MARTS_MODELS_DIR, _test_name, contract_expectations
-from kpi.dbt_runner import (MANIFEST_FINGERPRINT, MART_TESTS_THE_AUDIT_REPEATS, VIEWS, dbt_target_dir,
+from kpi.dbt_runner import (MANIFEST_FINGERPRINT, MART_TESTS_THE_AUDIT_REPEATS, dbt_target_dir,
                             incremental_exclusions, models_with_unchanged_inputs, record_build,
-                            unchanged_raw_tables)
+                            unchanged_raw_tables, views_defined_by_the_code_alone)
 
 AUDITED_TEST_NAMES = {selector.split(",")[0].removeprefix("test_name:") for selector in MART_TESTS_THE_AUDIT_REPEATS}
 
@@ -62,6 +62,9 @@ def _manifest() -> dict:
                                             raw_code="select {{ age_in_days('opened_at') }}",
                                             macros=["macro.p.age_in_days"]),
             "model.p.time_spine": model("time_spine", [], raw_code="select current_date"),
+            "model.p.kpi_pulls_weekly": model("kpi_pulls_weekly", ["model.p.fct_pulls"], materialized="view"),
+            "model.p.kpi_pull_age": model("kpi_pull_age", ["model.p.fct_pulls"], raw_code="select {{ age_in_days('opened_at') }}",
+                                          macros=["macro.p.age_in_days"], materialized="view"),
             "test.p.unique_fct_pulls_id": {"name": "unique_fct_pulls_id", "resource_type": "test", "raw_code": "",
                                            "config": {}, "depends_on": {"nodes": ["model.p.fct_pulls"], "macros": []}},
         },
@@ -74,8 +77,9 @@ def test_configuration_only_models_are_left_out_when_no_raw_table_is_known_uncha
 
 def test_a_model_over_unchanged_raw_tables_is_left_out_and_its_marts_with_it():
     left_out = models_with_unchanged_inputs(_manifest(), {"github__pulls"})
-    # fct_open_pulls reads the as-of moment through a macro of a macro: rebuilt every night.
-    assert left_out == ["dim_teams", "fct_pulls", "stg_pulls", "stg_teams"]
+    # fct_open_pulls and kpi_pull_age read the as-of moment through a macro of a macro:
+    # rebuilt every night.
+    assert left_out == ["dim_teams", "fct_pulls", "kpi_pulls_weekly", "stg_pulls", "stg_teams"]
 
 
 def test_a_column_named_like_dbts_clock_is_not_the_clock():
@@ -139,7 +143,7 @@ def test_without_a_manifest_an_incremental_night_leaves_out_no_model(tmp_path):
     config = type("Config", (), {"data_dir": tmp_path, "working_warehouse": _warehouse(tmp_path, None)})()
     arguments = incremental_exclusions(config)
     excluded = arguments[arguments.index("--exclude") + 1:]
-    assert excluded == ["tag:staging_contract", *MART_TESTS_THE_AUDIT_REPEATS, *VIEWS]
+    assert excluded == ["tag:staging_contract", *MART_TESTS_THE_AUDIT_REPEATS]
     assert arguments[arguments.index("--indirect-selection") + 1] == "cautious"
 
 
@@ -151,7 +155,7 @@ def test_only_a_manifest_stamped_with_tonights_fingerprint_decides_what_is_left_
     target = dbt_target_dir(config)
     target.mkdir(parents=True)
     (target / "manifest.json").write_text(json.dumps(_manifest()))
-    always = ["tag:staging_contract", *MART_TESTS_THE_AUDIT_REPEATS, *VIEWS]
+    always = ["tag:staging_contract", *MART_TESTS_THE_AUDIT_REPEATS]
 
     def excluded(fingerprint):
         arguments = incremental_exclusions(config, fingerprint)
@@ -161,8 +165,16 @@ def test_only_a_manifest_stamped_with_tonights_fingerprint_decides_what_is_left_
     (target / MANIFEST_FINGERPRINT).write_text("other code")
     assert excluded("abc") == always
     (target / MANIFEST_FINGERPRINT).write_text("abc")
-    assert excluded("abc") == [*always, *models_with_unchanged_inputs(_manifest(), set())]
-    assert excluded("abc") != always
+    assert excluded("abc") == [*always, *sorted({*models_with_unchanged_inputs(_manifest(), set()),
+                                                 *views_defined_by_the_code_alone(_manifest())})]
+    assert "kpi_pulls_weekly" in excluded("abc")
+
+
+def test_a_view_is_left_out_with_its_tables_changing_but_not_when_it_reads_the_clock():
+    """A view's definition is its SQL (the fingerprint's code), so tonight's raw changes do
+    not touch it; one that renders `as_of` into its SQL is recreated every night."""
+    assert "kpi_pulls_weekly" not in models_with_unchanged_inputs(_manifest(), set())  # fct_pulls changes
+    assert views_defined_by_the_code_alone(_manifest()) == ["kpi_pulls_weekly", "stg_teams"]
 
 
 def _generic_tests(model: dict):
