@@ -17,11 +17,11 @@ ANCHOR = datetime(2026, 11, 23, tzinfo=timezone.utc)
 
 
 def snapshot(warehouse) -> dict:
-    """Every row of every raw and mart table, for comparing two runs exactly."""
+    """Every row of every raw table and every mart (tables and views), for comparing two runs exactly."""
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         tables = connection.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('raw', 'marts') and table_name <> '_load_log' and table_type = 'BASE TABLE' order by 1, 2"
+            "where table_schema in ('raw', 'marts') and table_name <> '_load_log' order by 1, 2"
         ).fetchall()
         return {
             f"{schema}.{table}": connection.execute(f'select * from "{schema}"."{table}" order by all').fetchall()
