@@ -22,6 +22,7 @@ from kpi.config import PROJECT_ROOT, load_config
 from kpi.dbt_runner import build_fingerprint, last_build_fingerprint
 from kpi.demo import simulator_connections
 from kpi.pipeline import build_marts, run_all
+from kpi.publish import publish
 from simulator.simulation import Credentials, build_simulation
 
 pytestmark = pytest.mark.e2e
@@ -113,28 +114,19 @@ def test_the_incremental_night_left_out_models_whose_inputs_did_not_change(night
     assert views.isdisjoint(built), "a view (definition unchanged with the code) was rebuilt"
 
 
-def _marts_as_tables(warehouse, copy) -> None:
-    """Every mart of `warehouse`, views included, written as a table to the file `copy`: a
-    view's SQL names its tables with the warehouse's own catalog, so the two warehouses are
-    compared through copies rather than attached side by side under other names."""
-    with duckdb.connect() as connection:
-        connection.execute(f'attach ? as "{warehouse.stem}" (read_only)', [str(warehouse)])
-        connection.execute("attach ? as copy", [str(copy)])
-        connection.execute("create schema copy.marts")
-        for (table,) in connection.execute("select table_name from information_schema.tables "
-                                           "where table_catalog = ? and table_schema = 'marts'", [warehouse.stem]).fetchall():
-            connection.execute(f'create table copy.marts."{table}" as select * from "{warehouse.stem}".marts."{table}"')
-
-
 def test_nightly_increments_and_a_full_refresh_give_identical_marts(nights, tmp_path):
-    _marts_as_tables(nights["nightly"].working_warehouse, tmp_path / "nightly.duckdb")
-    _marts_as_tables(nights["full"].working_warehouse, tmp_path / "rebuilt.duckdb")
+    # Compared through published copies (kpi.publish writes the views as tables): a view's
+    # SQL names its tables with its warehouse's own catalog, so the two working files cannot
+    # be attached side by side under other names.
+    for night, name in (("nightly", "nightly"), ("full", "rebuilt")):
+        publish(nights[night].working_warehouse, tmp_path / f"{name}.duckdb", run_id=name,
+                parquet_dir=tmp_path / f"{name}-parquet")
     with duckdb.connect() as connection:
         connection.execute("attach ? as nightly (read_only)", [str(tmp_path / "nightly.duckdb")])
         connection.execute("attach ? as rebuilt (read_only)", [str(tmp_path / "rebuilt.duckdb")])
         nightly, rebuilt = _marts(connection, "nightly"), _marts(connection, "rebuilt")
         assert nightly == rebuilt
-        assert {"fct_ci_runs", "fct_pull_requests", "kpi_period", "kpi_daily"} <= nightly.keys()
+        assert {"fct_ci_runs", "fct_pull_requests", "kpi_period", "kpi_daily", "kpi_deployment_frequency"} <= nightly.keys()
         for table, columns in nightly.items():
             select = ", ".join(f'round("{name}", 9)' if data_type == "DOUBLE" else f'"{name}"'
                                for name, data_type in columns)
